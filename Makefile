@@ -1,0 +1,73 @@
+# mongoelector — build, test, demo, bench.
+#   make            build the library (target/release) and regenerate include/mongoelector.h
+#   make test       start the test server, run every suite against it, stop it
+#   make demo       the cross-language election and lock demo on the embedded server
+#   make bench      benchmarks -> BENCHMARKS.md
+#   make install PREFIX=/usr/local
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+LIB := target/release/libmongoelector.so
+export MONGOELECTOR_ROOT := $(CURDIR)
+
+.PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python lint demo bench soak install clean
+
+all: lib
+
+lib:
+	cargo build --release
+
+# Runs every suite against one server; stops it even when a suite fails.
+test: lib
+	@uri=$$(scripts/test-server start) || exit 1; \
+	echo "test server: $$uri"; \
+	MONGOELECTOR_TEST_URI="$$uri" $(MAKE) --no-print-directory test-suites; rc=$$?; \
+	scripts/test-server stop; exit $$rc
+
+test-suites: lint test-rust test-c test-go test-cpp test-python
+
+lint:
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+	git diff --exit-code -- include/ || { echo "include/mongoelector.h is stale: commit the regenerated header"; exit 1; }
+
+test-rust:
+	cargo test --release -- --test-threads=4
+
+test-c:
+	tests/c/run.sh
+
+test-go:
+	bindings/go/test.sh
+
+test-cpp:
+	bindings/cpp/test.sh
+
+test-python:
+	bindings/python/test.sh
+
+demo: lib
+	demo/run.sh
+
+bench: lib
+	bench/run.sh
+
+soak: lib
+	@uri=$$(scripts/test-server start) || exit 1; \
+	MONGOELECTOR_TEST_URI="$$uri" MONGOELECTOR_SOAK=1 cargo test --release -- --ignored --test-threads=1; rc=$$?; \
+	scripts/test-server stop; exit $$rc
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(VERSION)
+	ln -sf libmongoelector.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(MAJOR)
+	ln -sf libmongoelector.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so
+	install -m 0644 target/release/libmongoelector.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/mongoelector.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/mongoelector.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mongoelector.pc
+	@if [ -d bindings/cpp ]; then $(MAKE) --no-print-directory -C bindings/cpp install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); fi
+
+clean:
+	cargo clean

@@ -1,0 +1,147 @@
+//! Runs the user's callbacks: in the order the transitions happened, one at a
+//! time per elector, never while an internal lock is held, a panic caught.
+//!
+//! Transitions append events to a queue; whichever thread dispatches drains
+//! it. A callback that calls `stop()`/`release()` on its own elector only
+//! queues the resulting event, which the same thread fires once the callback
+//! has returned, so nothing deadlocks and nothing runs re-entrantly.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, ThreadId};
+
+use crate::core::log::log_at;
+
+/// A user callback; called with no arguments, like the seed's.
+pub type Callback = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Leader,
+    LeaderLoss,
+    Loop,
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct Callbacks {
+    pub on_leader: Option<Callback>,
+    pub on_leader_loss: Option<Callback>,
+    pub on_loop: Option<Callback>,
+}
+
+impl Callbacks {
+    fn get(&self, ev: Event) -> Option<&Callback> {
+        match ev {
+            Event::Leader => self.on_leader.as_ref(),
+            Event::LeaderLoss => self.on_leader_loss.as_ref(),
+            Event::Loop => self.on_loop.as_ref(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    events: VecDeque<Event>,
+    dispatcher: Option<ThreadId>,
+}
+
+/// The event queue of one elector.
+#[derive(Default)]
+pub(crate) struct Dispatcher {
+    queue: Mutex<Queue>,
+    idle: Condvar,
+}
+
+impl Dispatcher {
+    pub fn push(&self, ev: Event) {
+        self.lock().events.push_back(ev);
+    }
+
+    /// Fires every queued event on this thread. Returns at once when called
+    /// from inside a callback (the outer dispatch fires what was queued); waits
+    /// while another thread dispatches.
+    pub fn run(&self, callbacks: &Callbacks) {
+        let me = thread::current().id();
+        let mut q = self.lock();
+        if q.dispatcher == Some(me) {
+            return;
+        }
+        while q.dispatcher.is_some() {
+            q = self.idle.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        q.dispatcher = Some(me);
+        while let Some(ev) = q.events.pop_front() {
+            drop(q);
+            if let Some(cb) = callbacks.get(ev) {
+                if catch_unwind(AssertUnwindSafe(|| cb())).is_err() {
+                    log_at!(Error, "the {ev:?} callback panicked; the elector keeps running");
+                }
+            }
+            q = self.lock();
+        }
+        q.dispatcher = None;
+        self.idle.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn fires_in_order_survives_panics_and_allows_nested_pushes() {
+        let d = Arc::new(Dispatcher::default());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (l1, l2, d2) = (log.clone(), log.clone(), d.clone());
+        let cbs = Callbacks {
+            on_leader: Some(Arc::new(move || {
+                l1.lock().unwrap().push("leader");
+                d2.push(Event::LeaderLoss); // as a nested release() would
+                d2.run(&Callbacks::default()); // nested run returns at once
+            })),
+            on_leader_loss: Some(Arc::new(move || l2.lock().unwrap().push("loss"))),
+            on_loop: Some(Arc::new(|| panic!("user bug"))),
+        };
+        d.push(Event::Loop);
+        d.push(Event::Leader);
+        d.run(&cbs);
+        assert_eq!(*log.lock().unwrap(), vec!["leader", "loss"]);
+    }
+
+    #[test]
+    fn never_runs_two_callbacks_at_once() {
+        let d = Arc::new(Dispatcher::default());
+        let busy = Arc::new(AtomicUsize::new(0));
+        let overlaps = Arc::new(AtomicUsize::new(0));
+        let (b, o) = (busy.clone(), overlaps.clone());
+        let cbs = Callbacks {
+            on_loop: Some(Arc::new(move || {
+                if b.fetch_add(1, Ordering::SeqCst) > 0 {
+                    o.fetch_add(1, Ordering::SeqCst);
+                }
+                thread::sleep(std::time::Duration::from_millis(2));
+                b.fetch_sub(1, Ordering::SeqCst);
+            })),
+            ..Default::default()
+        };
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (d, cbs) = (d.clone(), cbs.clone());
+                thread::spawn(move || {
+                    for _ in 0..10 {
+                        d.push(Event::Loop);
+                        d.run(&cbs);
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(overlaps.load(Ordering::SeqCst), 0);
+    }
+}

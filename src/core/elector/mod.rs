@@ -1,0 +1,532 @@
+//! `MongoLeaderElector`: leader election on a [`MongoLocker`] with a lease
+//! that the leader tracks on its own monotonic clock (see docs/design.md).
+
+mod dispatch;
+mod members;
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use dispatch::Callback;
+use dispatch::{Callbacks, Dispatcher, Event};
+use members::Members;
+
+use super::client::Database;
+use super::error::{invalid, Error, Result};
+use super::identity;
+use super::locker::{Intent, LockerOptions, MongoLocker, Outcome};
+use super::log::log_at;
+use super::record::Record;
+use super::status::{ClusterDetail, LeaderInfo, NodeStatus};
+
+/// The lock collection of electors, as in the seed.
+pub const LOCK_COLLECTION: &str = "elector.locks";
+pub use members::STATUS_COLLECTION;
+
+/// Options of a [`MongoLeaderElector`], with the seed's defaults.
+#[derive(Clone)]
+pub struct ElectorOptions {
+    /// Leader lease length; must be positive.
+    pub ttl: Duration,
+    /// Called when this elector becomes leader.
+    pub on_leader: Option<Callback>,
+    /// Called when this elector stops being leader (lease lost or released).
+    pub on_leader_loss: Option<Callback>,
+    /// Called after each poll cycle.
+    pub on_loop: Option<Callback>,
+    /// Included in status reports.
+    pub app_version: Option<String>,
+    /// Write this node's status to `elector.leader_status`.
+    pub report_status: bool,
+}
+
+impl Default for ElectorOptions {
+    fn default() -> Self {
+        ElectorOptions {
+            ttl: Duration::from_secs(15),
+            on_leader: None,
+            on_leader_loss: None,
+            on_loop: None,
+            app_version: None,
+            report_status: true,
+        }
+    }
+}
+
+/// This elector's current leadership.
+#[derive(Clone, Copy)]
+struct Term {
+    /// When to have stepped down at the latest: the lease as the others may
+    /// judge it, on our monotonic clock, minus a little time to run the callback.
+    step_down_at: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// stop() from another thread: it joins, then releases on its own thread.
+    Joined,
+    /// stop() from a callback on the elector thread: the thread releases on its way out.
+    FromSelf,
+}
+
+#[derive(Default)]
+struct State {
+    running: bool,
+    thread: Option<ThreadId>,
+    handle: Option<JoinHandle<()>>,
+    stop: Option<Stop>,
+    term: Option<Term>,
+    last_poll: Option<SystemTime>,
+    next_poll: Option<Instant>,
+    /// After release(), leave the lock to the others for a while.
+    hold_off_until: Option<Instant>,
+    last_report: Option<(Instant, bool)>,
+    last_member_sweep: Option<Instant>,
+}
+
+struct Inner {
+    mlock: MongoLocker,
+    members: Members,
+    callbacks: Callbacks,
+    app_version: Option<String>,
+    report_status: bool,
+    /// The lease as this node may count on it: ttl minus twice the clock offset allowed.
+    lease: Duration,
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Serialises poll cycles and releases (never held during callbacks).
+    poll_lock: Mutex<()>,
+    events: Dispatcher,
+}
+
+/// Leader election among all electors of `key` in a database. Methods take
+/// `&self` and may be called from any thread, including from its callbacks.
+pub struct MongoLeaderElector {
+    inner: Arc<Inner>,
+}
+
+impl MongoLeaderElector {
+    /// An elector for group `key` in `db`. Touches no server until it polls.
+    pub fn new(key: &str, db: &Database, opts: ElectorOptions) -> Result<MongoLeaderElector> {
+        if opts.ttl.is_zero() {
+            return Err(invalid("ttl must be a positive number of seconds"));
+        }
+        // Short leases need a tighter clock bound, or the margin eats the lease.
+        let maxoffset = (opts.ttl.as_secs_f64() / 10.0).min(0.5);
+        let mlock = MongoLocker::new(
+            key,
+            db,
+            LockerOptions {
+                dbcollection: LOCK_COLLECTION.into(),
+                ttl: opts.ttl,
+                timeparanoid: true,
+                maxoffset,
+            },
+        )?;
+        let lease = opts.ttl.saturating_sub(Duration::from_secs_f64(2.0 * maxoffset));
+        Ok(MongoLeaderElector {
+            inner: Arc::new(Inner {
+                members: Members::new(db, key, opts.ttl),
+                mlock,
+                callbacks: Callbacks {
+                    on_leader: opts.on_leader,
+                    on_leader_loss: opts.on_leader_loss,
+                    on_loop: opts.on_loop,
+                },
+                app_version: opts.app_version,
+                report_status: opts.report_status,
+                lease,
+                state: Mutex::new(State::default()),
+                wake: Condvar::new(),
+                poll_lock: Mutex::new(()),
+                events: Dispatcher::default(),
+            }),
+        })
+    }
+
+    pub fn key(&self) -> &str {
+        self.inner.mlock.key()
+    }
+    pub fn db(&self) -> &Database {
+        self.inner.mlock.db()
+    }
+    pub fn ttl(&self) -> Duration {
+        self.inner.mlock.ttl()
+    }
+    /// The lock the election runs on.
+    pub fn mlock(&self) -> &MongoLocker {
+        &self.inner.mlock
+    }
+
+    /// Starts the elector thread; with `blocking`, runs the loop on this thread
+    /// until `stop()` (from a callback or another thread).
+    pub fn start(&self, blocking: bool) -> Result<()> {
+        {
+            let mut st = self.inner.state();
+            if st.running {
+                return Err(Error::InvalidState("elector is already running".into()));
+            }
+            st.running = true;
+            st.stop = None;
+            st.handle = None;
+        }
+        if blocking {
+            self.inner.state().thread = Some(thread::current().id());
+            Inner::run(&self.inner);
+            return Ok(());
+        }
+        let inner = self.inner.clone();
+        let spawned = thread::Builder::new()
+            .name("mongoelector".into())
+            .spawn(move || Inner::run(&inner));
+        let mut st = self.inner.state();
+        match spawned {
+            Ok(handle) => {
+                st.thread = Some(handle.thread().id());
+                st.handle = Some(handle);
+                Ok(())
+            }
+            Err(e) => {
+                st.running = false;
+                Err(Error::InvalidState(format!("cannot start the elector thread: {e}")))
+            }
+        }
+    }
+
+    /// Stops the elector and releases leadership. From another thread it waits
+    /// for the elector thread to end, then fires `on_leader_loss` (if leading)
+    /// on the caller's thread before returning. From a callback it only asks
+    /// the thread to stop; the thread releases on its way out.
+    pub fn stop(&self) -> Result<()> {
+        let me = thread::current().id();
+        let handle = {
+            let mut st = self.inner.state();
+            if st.running && st.thread == Some(me) {
+                st.stop = Some(Stop::FromSelf);
+                self.inner.wake.notify_all();
+                return Ok(());
+            }
+            if st.running {
+                st.stop = Some(Stop::Joined);
+                self.inner.wake.notify_all();
+            }
+            st.handle.take()
+        };
+        match handle {
+            Some(h) => {
+                if h.join().is_err() {
+                    log_at!(Error, "the elector thread panicked");
+                }
+            }
+            None => {
+                let mut st = self.inner.state();
+                while st.running {
+                    st = self.inner.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+        self.inner.release()
+    }
+
+    /// One poll cycle: renew if leading, try to lead if not, report status,
+    /// then fire the callbacks of what happened.
+    pub fn poll(&self) -> Result<()> {
+        let res = self.inner.poll_once();
+        self.inner.dispatch();
+        res
+    }
+
+    /// Gives up leadership now (firing `on_leader_loss` if leading). A running
+    /// elector leaves the lock to the others for half a ttl, then competes again.
+    pub fn release(&self) -> Result<()> {
+        self.inner.release()
+    }
+
+    pub fn running(&self) -> bool {
+        self.inner.state().running
+    }
+
+    /// True while this elector leads and its lease, by its own monotonic clock,
+    /// has not run out. No database call: it stays correct in an outage.
+    pub fn is_leader(&self) -> bool {
+        self.inner.is_leader(&self.inner.state())
+    }
+
+    /// True if any elector of the group leads now (one read).
+    pub fn leader_exists(&self) -> Result<bool> {
+        self.inner.mlock.locked()
+    }
+
+    /// Seconds until the next poll of a running elector; a quarter ttl otherwise.
+    pub fn poll_wait(&self) -> Duration {
+        let st = self.inner.state();
+        match (st.running, st.next_poll) {
+            (true, Some(at)) => at.saturating_duration_since(Instant::now()),
+            _ => self.inner.interval(),
+        }
+    }
+
+    /// This node's status (one read).
+    pub fn node_status(&self) -> Result<NodeStatus> {
+        let head = self.inner.mlock.read_head(self.inner.op_limit())?;
+        Ok(self.inner.node_status(head.as_ref()))
+    }
+
+    /// The live members and the leader, taken from the lock itself.
+    pub fn cluster_detail(&self) -> Result<ClusterDetail> {
+        let limit = self.inner.op_limit();
+        let head = self.inner.mlock.read_head(limit)?;
+        let now = self.inner.mlock.now();
+        let leader = head.filter(|h| h.locked && h.ts_expire.to_system_time() > now).map(|h| LeaderInfo {
+            host: h.host,
+            process_id: h.pid,
+            uuid: h.uuid,
+            fence: h.fence,
+        });
+        Ok(ClusterDetail {
+            member_detail: self.inner.members.live(now, limit)?,
+            leader,
+            timestamp: now,
+        })
+    }
+}
+
+impl Drop for MongoLeaderElector {
+    /// Stops the elector (releasing leadership) if it runs.
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            log_at!(Warn, "stopping elector {:?} on drop: {e}", self.key());
+        }
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ttl(&self) -> Duration {
+        self.mlock.ttl()
+    }
+
+    /// Leaders renew four times per ttl, so one slow round trip costs nothing;
+    /// followers look as often, so a released lock is taken within a quarter ttl.
+    fn interval(&self) -> Duration {
+        self.ttl() / 4
+    }
+
+    /// A follower's database calls: well inside a ttl.
+    fn op_limit(&self) -> Duration {
+        (self.ttl() / 2).max(Duration::from_millis(200))
+    }
+
+    /// Time kept back from the lease to run `on_leader_loss` before it ends.
+    fn callback_margin(&self) -> Duration {
+        (self.ttl() / 20).min(Duration::from_millis(100))
+    }
+
+    fn is_leader(&self, st: &State) -> bool {
+        st.term.is_some_and(|t| Instant::now() < t.step_down_at)
+    }
+
+    fn dispatch(&self) {
+        self.events.run(&self.callbacks);
+    }
+
+    /// The elector thread: poll, fire callbacks, sleep until the next poll or
+    /// the lease's end, whichever is first; `stop()` wakes it at once.
+    fn run(self: &Arc<Self>) {
+        loop {
+            if self.state().stop.is_some() {
+                break;
+            }
+            if let Err(e) = self.poll_once() {
+                log_at!(Warn, "elector {:?}: poll failed: {e}", self.mlock.key());
+            }
+            self.dispatch();
+            let mut st = self.state();
+            loop {
+                if st.stop.is_some() {
+                    break;
+                }
+                let now = Instant::now();
+                let mut until = st.next_poll.unwrap_or(now);
+                if let Some(t) = st.term {
+                    until = until.min(t.step_down_at);
+                }
+                if now >= until {
+                    break;
+                }
+                st = self.wake.wait_timeout(st, until - now).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
+        let self_stop = self.state().stop == Some(Stop::FromSelf);
+        if self_stop {
+            if let Err(e) = self.release() {
+                log_at!(Warn, "elector {:?}: release on stop failed: {e}", self.mlock.key());
+            }
+        }
+        let mut st = self.state();
+        st.running = false;
+        st.thread = None;
+        st.next_poll = None;
+        self.wake.notify_all();
+    }
+
+    fn release(&self) -> Result<()> {
+        let res = {
+            let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let was_leader = {
+                let mut st = self.state();
+                st.hold_off_until = Some(Instant::now() + self.ttl() / 2);
+                st.term.take().is_some()
+            };
+            if was_leader {
+                self.events.push(Event::LeaderLoss);
+            }
+            self.mlock.transition(Intent::Release { force: false }, self.op_limit()).map(|_| ())
+        };
+        self.dispatch();
+        res
+    }
+
+    /// Steps down if the lease has run out; true if it did.
+    fn step_down_if_due(&self) -> bool {
+        let mut st = self.state();
+        match st.term {
+            Some(t) if Instant::now() >= t.step_down_at => {
+                st.term = None;
+                drop(st);
+                self.events.push(Event::LeaderLoss);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn start_term(&self, decided: Instant) -> Term {
+        Term {
+            step_down_at: decided + self.lease.saturating_sub(self.callback_margin()),
+        }
+    }
+
+    fn poll_once(&self) -> Result<()> {
+        let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let now_wall = self.mlock.now();
+        self.state().last_poll = Some(now_wall);
+        self.step_down_if_due();
+        let (term, stopping, held_off) = {
+            let st = self.state();
+            let held_off = st.hold_off_until.is_some_and(|t| Instant::now() < t);
+            (st.term, st.stop.is_some(), held_off)
+        };
+        let mut next = self.interval();
+        let mut head: Option<Record> = None;
+        let result = if let Some(term) = term {
+            self.renew(term, &mut head, &mut next)
+        } else if !stopping && !held_off {
+            self.try_lead(&mut head, &mut next)
+        } else {
+            Ok(())
+        };
+        let reported = match &result {
+            Ok(()) => self.report(head.as_ref()),
+            Err(_) => Ok(()),
+        };
+        self.state().next_poll = Some(Instant::now() + next);
+        self.events.push(Event::Loop);
+        result.and(reported)
+    }
+
+    fn renew(&self, term: Term, head: &mut Option<Record>, next: &mut Duration) -> Result<()> {
+        let left = term.step_down_at.saturating_duration_since(Instant::now());
+        match self.mlock.transition(Intent::Renew, left.min(self.op_limit())) {
+            Ok(Outcome::Wrote(rec, decided)) => {
+                let mut st = self.state();
+                if st.term.is_some() {
+                    st.term = Some(self.start_term(decided));
+                }
+                *head = Some(rec);
+                Ok(())
+            }
+            Ok(_) => {
+                // Our lease ended or was taken (force): we are not the leader.
+                let mut st = self.state();
+                if st.term.take().is_some() {
+                    drop(st);
+                    self.events.push(Event::LeaderLoss);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Keep leading until the lease ends; retry a few times before that.
+                let left = term.step_down_at.saturating_duration_since(Instant::now());
+                *next = (*next).min(left / 3).max(Duration::from_millis(20));
+                Err(e)
+            }
+        }
+    }
+
+    fn try_lead(&self, head: &mut Option<Record>, next: &mut Duration) -> Result<()> {
+        self.mlock.check_clock(None)?;
+        let intent = Intent::Acquire { force: false, new_term: true };
+        match self.mlock.transition(intent, self.op_limit())? {
+            Outcome::Wrote(rec, decided) => {
+                self.state().term = Some(self.start_term(decided));
+                self.events.push(Event::Leader);
+                *head = Some(rec);
+            }
+            Outcome::Held(rec) => {
+                // Look again right when this lease ends (with a little jitter),
+                // so a dead leader is replaced about one ttl after its last renewal.
+                let left = rec.ts_expire.to_system_time().duration_since(self.mlock.now()).unwrap_or_default();
+                let jitter = (self.ttl() / 20).min(Duration::from_millis(50)).mul_f64(identity::random_fraction());
+                *next = (*next).min(left + jitter + Duration::from_millis(5));
+                *head = Some(rec);
+            }
+            Outcome::Nothing | Outcome::NotOwned => {}
+        }
+        Ok(())
+    }
+
+    fn node_status(&self, head: Option<&Record>) -> NodeStatus {
+        let st = self.state();
+        NodeStatus {
+            lock: self.mlock.status_from(head),
+            is_leader: self.is_leader(&st),
+            elector_running: st.running,
+            last_poll: st.last_poll,
+            app_version: self.app_version.clone(),
+        }
+    }
+
+    /// Reports status every half ttl, and at once when leadership changed;
+    /// the leader also sweeps dead members' reports about once per ttl.
+    fn report(&self, head: Option<&Record>) -> Result<()> {
+        if !self.report_status {
+            return Ok(());
+        }
+        let status = self.node_status(head);
+        let due = self
+            .state()
+            .last_report
+            .is_none_or(|(at, leader)| at.elapsed() >= self.ttl() / 2 || leader != status.is_leader);
+        if due {
+            self.members.report(&status, self.op_limit())?;
+            self.state().last_report = Some((Instant::now(), status.is_leader));
+        }
+        let sweep = status.is_leader && {
+            let mut st = self.state();
+            let due = st.last_member_sweep.is_none_or(|at| at.elapsed() >= self.ttl());
+            if due {
+                st.last_member_sweep = Some(Instant::now());
+            }
+            due
+        };
+        if sweep {
+            self.members.remove_dead(status.lock.timestamp, self.op_limit())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,41 @@
+//! The one error type of the core; the C ABI maps each variant to a status code.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in a lock or election operation.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum Error {
+    /// A caller passed a value the API does not accept (empty key, ttl <= 0, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A non-blocking acquire found the lock held by someone else.
+    #[error("lock {key:?} is held by {host} pid {pid} (expires in {expires_in:.1?})")]
+    LockExists {
+        key: String,
+        host: String,
+        pid: i64,
+        expires_in: Duration,
+    },
+    /// A blocking acquire ran out of time.
+    #[error("timeout reached, lock {0:?} not acquired")]
+    AcquireTimeout(String),
+    /// The host clock differs from the server's by more than `maxoffset`.
+    #[error("clock offset vs the server is too high: {offset:.3}s (maxoffset {max:.3}s)")]
+    TimeOffset { offset: f64, max: f64 },
+    /// `touch` on a lock this locker does not hold (never acquired, released, expired or taken over).
+    #[error("lock {0:?} is not held by this locker")]
+    NotOwned(String),
+    /// The driver or the server failed: connection, timeout, authentication, write error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The object is in a state that does not allow the call (e.g. start on a running elector).
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+}
+
+/// Shorthand used throughout the core.
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidArgument(msg.into())
+}

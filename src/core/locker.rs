@@ -1,0 +1,506 @@
+//! `MongoLocker`: a distributed lock whose every transition is the insert of
+//! the next generation document (see docs/design.md).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use mongodb::bson::DateTime;
+
+use super::client::Database;
+use super::error::{invalid, Error, Result};
+use super::identity;
+use super::log::log_at;
+use super::record::{Holder, Record};
+use super::status::{CurrentLock, LockStatus};
+use super::store::{Insert, Store};
+
+/// Old generations are deleted only once they are this old, and a decision
+/// older than half of it is verified before it is trusted (docs/design.md).
+pub(crate) const GRACE: Duration = Duration::from_secs(30);
+const VERIFY_AFTER: Duration = Duration::from_secs(15);
+/// A head we observed ourselves is trusted this long for an optimistic insert.
+const KNOWN_FOR: Duration = Duration::from_secs(5);
+/// Collect old generations after every this many generations.
+const COLLECT_EVERY: i64 = 32;
+
+/// Options of a [`MongoLocker`], with the seed's defaults.
+#[derive(Debug, Clone)]
+pub struct LockerOptions {
+    /// Collection of the lock documents.
+    pub dbcollection: String,
+    /// Lease length; must be positive.
+    pub ttl: Duration,
+    /// Check the host clock against the server before acquiring.
+    pub timeparanoid: bool,
+    /// Largest clock offset `timeparanoid` accepts, in seconds.
+    pub maxoffset: f64,
+}
+
+impl Default for LockerOptions {
+    fn default() -> Self {
+        LockerOptions {
+            dbcollection: "mongolocker".into(),
+            ttl: Duration::from_secs(600),
+            timeparanoid: true,
+            maxoffset: 0.5,
+        }
+    }
+}
+
+/// Arguments of [`MongoLocker::acquire`], with the seed's defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct AcquireOptions {
+    /// Wait until the lock is free (or `timeout`); otherwise fail at once with `LockExists`.
+    pub blocking: bool,
+    /// How long a blocking acquire may wait; `None` waits forever. Not allowed with `blocking: false`.
+    pub timeout: Option<Duration>,
+    /// Delay between attempts while the lock is held by someone else.
+    pub step: Duration,
+    /// Take the lock even from a live holder. Use with care.
+    pub force: bool,
+}
+
+impl Default for AcquireOptions {
+    fn default() -> Self {
+        AcquireOptions {
+            blocking: true,
+            timeout: None,
+            step: Duration::from_millis(250),
+            force: false,
+        }
+    }
+}
+
+/// What a caller wants from the next generation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Intent {
+    /// Hold the lock. `force` takes it from a live holder; `new_term` starts a
+    /// new holding (new fence) even when this locker already holds it.
+    Acquire { force: bool, new_term: bool },
+    /// Extend this locker's live holding.
+    Renew,
+    /// Give the lock up (`force`: whoever holds it).
+    Release { force: bool },
+}
+
+/// What came of a transition.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// We inserted this generation; the instant is when its `ts_expire` was
+    /// computed (a lease counted from it never outlasts the written one).
+    Wrote(Record, Instant),
+    /// Nothing to do (release of a lock we do not hold).
+    Nothing,
+    /// Someone else holds it (acquire without force).
+    Held(Record),
+    /// `Renew` of a lock we do not hold.
+    NotOwned,
+}
+
+/// A head we read or wrote, and the monotonic time of the request that showed it.
+#[derive(Clone)]
+struct Known {
+    head: Option<Record>,
+    basis: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    known: Option<Known>,
+    /// Expiry and fence of this locker's latest acquisition or renewal.
+    ts_expire: Option<SystemTime>,
+    fence: i64,
+    /// Whether our latest write was a holding of ours (not yet released).
+    holding: bool,
+    closed: bool,
+}
+
+/// A distributed lock on `key`. All methods take `&self` and may be called from
+/// several threads at once; there is no nesting count (acquiring a lock this
+/// locker holds renews it, one release frees it).
+pub struct MongoLocker {
+    key: String,
+    uuid: String,
+    host: String,
+    pid: i64,
+    ttl: Duration,
+    timeparanoid: bool,
+    maxoffset: f64,
+    store: Store,
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl MongoLocker {
+    /// A locker for `key` in `db`. Touches no server: the first operation does.
+    pub fn new(key: &str, db: &Database, opts: LockerOptions) -> Result<MongoLocker> {
+        if key.is_empty() {
+            return Err(invalid("key is empty"));
+        }
+        if opts.dbcollection.is_empty() || opts.dbcollection.contains('$') || opts.dbcollection.contains('\0') {
+            return Err(invalid(format!("bad collection name {:?}", opts.dbcollection)));
+        }
+        if opts.ttl.is_zero() {
+            return Err(invalid("ttl must be a positive number of seconds"));
+        }
+        if !opts.maxoffset.is_finite() || opts.maxoffset < 0.0 {
+            return Err(invalid("maxoffset must be a finite number >= 0"));
+        }
+        Ok(MongoLocker {
+            key: key.to_owned(),
+            uuid: identity::new_uuid(),
+            host: identity::host_name(),
+            pid: identity::pid(),
+            ttl: opts.ttl,
+            timeparanoid: opts.timeparanoid,
+            maxoffset: opts.maxoffset,
+            store: Store::new(db, &opts.dbcollection),
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        })
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    pub fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    pub fn pid(&self) -> i64 {
+        self.pid
+    }
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    pub fn db(&self) -> &Database {
+        self.store.database()
+    }
+    pub fn dbcollection(&self) -> &str {
+        self.store.collection_name()
+    }
+    pub fn maxoffset(&self) -> f64 {
+        self.maxoffset
+    }
+
+    /// Expiry of this locker's latest acquisition or renewal (`None` before the first).
+    pub fn ts_expire(&self) -> Option<SystemTime> {
+        self.state().ts_expire
+    }
+
+    /// The fencing token of this locker's latest acquisition: strictly
+    /// increasing per key across all holders; 0 before the first acquisition.
+    pub fn fence(&self) -> i64 {
+        self.state().fence
+    }
+
+    /// Acquires the lock (see [`AcquireOptions`]). Acquiring a lock this locker
+    /// already holds renews it and returns at once.
+    pub fn acquire(&self, opts: AcquireOptions) -> Result<()> {
+        if !opts.blocking && opts.timeout.is_some() {
+            return Err(invalid("blocking=false is incompatible with a timeout"));
+        }
+        let started = Instant::now();
+        let deadline = opts.timeout.map(|t| started + t);
+        self.check_clock(deadline)?;
+        let intent = Intent::Acquire { force: opts.force, new_term: false };
+        loop {
+            self.check_open()?;
+            let limit = self.op_limit(deadline);
+            let res = self.transition(intent, limit);
+            if let (Err(Error::Database(_)), Some(d)) = (&res, deadline) {
+                if Instant::now() >= d {
+                    return Err(Error::AcquireTimeout(self.key.clone()));
+                }
+            }
+            match res? {
+                Outcome::Wrote(..) => return Ok(()),
+                Outcome::Held(head) if !opts.blocking => return Err(self.lock_exists(&head)),
+                Outcome::Held(_) => {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        return Err(Error::AcquireTimeout(self.key.clone()));
+                    }
+                    let nap = deadline.map_or(opts.step, |d| opts.step.min(d - now));
+                    self.sleep(nap.max(Duration::from_millis(1)));
+                }
+                Outcome::Nothing | Outcome::NotOwned => unreachable!("acquire never gives these"),
+            }
+        }
+    }
+
+    /// Releases the lock if this locker holds it (or, with `force`, whoever
+    /// does). Returns whether a holding was released; releasing a lock held by
+    /// someone else (e.g. after a takeover) is a no-op.
+    pub fn release(&self, force: bool) -> Result<bool> {
+        let limit = self.op_limit(None);
+        Ok(matches!(self.transition(Intent::Release { force }, limit)?, Outcome::Wrote(..)))
+    }
+
+    /// Renews this locker's live holding for another ttl and returns the new
+    /// expiry; `NotOwned` if it does not hold the lock (never acquired,
+    /// released, expired or taken over).
+    pub fn touch(&self) -> Result<SystemTime> {
+        match self.transition(Intent::Renew, self.op_limit(None))? {
+            Outcome::Wrote(rec, _) => Ok(rec.ts_expire.to_system_time()),
+            _ => Err(Error::NotOwned(self.key.clone())),
+        }
+    }
+
+    /// True if anyone holds the lock now (one read).
+    pub fn locked(&self) -> Result<bool> {
+        Ok(self.read_holder()? != Holder::Free)
+    }
+
+    /// True if this locker holds the lock now (one read).
+    pub fn owned(&self) -> Result<bool> {
+        Ok(self.read_holder()? == Holder::Me)
+    }
+
+    /// The live lock, or `None` when nobody holds it.
+    pub fn get_current(&self) -> Result<Option<CurrentLock>> {
+        let head = self.read_head(self.op_limit(None))?;
+        let now = self.now();
+        Ok(head.filter(|h| h.holder(&self.uuid, now) != Holder::Free).map(|h| CurrentLock {
+            key: h.key,
+            locked: true,
+            host: h.host,
+            uuid: h.uuid,
+            pid: h.pid,
+            ts_created: h.ts_created.to_system_time(),
+            ts_expire: h.ts_expire.to_system_time(),
+            fence: h.fence,
+        }))
+    }
+
+    /// This locker's view of the lock (one read).
+    pub fn status(&self) -> Result<LockStatus> {
+        let head = self.read_head(self.op_limit(None))?;
+        Ok(self.status_from(head.as_ref()))
+    }
+
+    /// Stops waiting acquires (they fail with `InvalidState`) and releases the
+    /// lock if this locker holds it. Later calls fail with `InvalidState`.
+    pub fn close(&self) -> Result<()> {
+        let holding = {
+            let mut st = self.state();
+            if st.closed {
+                return Ok(());
+            }
+            st.closed = true;
+            st.holding
+        };
+        self.wake.notify_all();
+        if holding {
+            self.transition(Intent::Release { force: false }, self.op_limit(None))?;
+        }
+        Ok(())
+    }
+
+    // ---- crate-internal, used by the elector ----
+
+    /// Builds a status from a head that was just read.
+    pub(crate) fn status_from(&self, head: Option<&Record>) -> LockStatus {
+        let now = self.now();
+        let mine = head.filter(|h| h.holder(&self.uuid, now) == Holder::Me);
+        LockStatus {
+            uuid: self.uuid.clone(),
+            key: self.key.clone(),
+            ttl: self.ttl,
+            timestamp: now,
+            host: self.host.clone(),
+            pid: self.pid,
+            lock_owned: mine.is_some(),
+            lock_created: mine.map(|h| h.ts_created.to_system_time()),
+            lock_expires: mine.map(|h| h.ts_expire.to_system_time()),
+            fence: mine.map(|h| h.fence),
+        }
+    }
+
+    /// Reads the head and remembers it for the next transition.
+    pub(crate) fn read_head(&self, limit: Duration) -> Result<Option<Record>> {
+        let sent = Instant::now();
+        let head = self.store.head(&self.key, limit)?;
+        self.state().known = Some(Known { head: head.clone(), basis: sent });
+        Ok(head)
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.store.database().client().clock().now()
+    }
+
+    pub(crate) fn check_clock(&self, deadline: Option<Instant>) -> Result<()> {
+        if !self.timeparanoid {
+            return Ok(());
+        }
+        let client = self.store.database().client();
+        client.clock_check().verify(client, self.maxoffset, self.op_limit(deadline))
+    }
+
+    /// One decision and at most one insert per round, until an insert wins or
+    /// the head says there is nothing to write. E11000 means someone else
+    /// moved first: forget what we knew, re-read and decide again.
+    pub(crate) fn transition(&self, intent: Intent, limit: Duration) -> Result<Outcome> {
+        self.check_open_unless_release(intent)?;
+        loop {
+            let known = self.state().known.clone().filter(|k| k.basis.elapsed() < KNOWN_FOR);
+            let (head, basis) = match known {
+                Some(k) => (k.head, k.basis),
+                None => {
+                    let sent = Instant::now();
+                    (self.store.head(&self.key, limit)?, sent)
+                }
+            };
+            let decided = Instant::now();
+            let now = self.now();
+            let next = match self.decide(intent, head.as_ref(), now) {
+                Ok(next) => next,
+                Err(outcome) => {
+                    self.state().known = Some(Known { head, basis });
+                    return Ok(outcome);
+                }
+            };
+            let won = self.store.insert(&next, limit).and_then(|res| {
+                Ok(res == Insert::Won && (basis.elapsed() < VERIFY_AFTER || self.still_head(&next, limit)?))
+            });
+            match won {
+                Ok(true) => {
+                    self.record_win(&next, decided);
+                    return Ok(Outcome::Wrote(next, decided));
+                }
+                Ok(false) => self.forget(),
+                Err(e) => {
+                    // The insert may have landed: re-read before trusting anything.
+                    self.forget();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    // ---- private ----
+
+    /// The generation to insert for `intent`, or the outcome when there is none.
+    fn decide(&self, intent: Intent, head: Option<&Record>, now: SystemTime) -> std::result::Result<Record, Outcome> {
+        let holder = head.map_or(Holder::Free, |h| h.holder(&self.uuid, now));
+        let gen = head.map_or(1, |h| h.gen + 1);
+        let expire = DateTime::from_system_time(now + self.ttl);
+        let written = DateTime::from_system_time(now);
+        let fresh = |locked: bool, fence: i64, created: DateTime, expire: DateTime| Record {
+            key: self.key.clone(),
+            gen,
+            fence,
+            locked,
+            uuid: self.uuid.clone(),
+            host: self.host.clone(),
+            pid: self.pid,
+            ts_created: created,
+            ts_expire: expire,
+            ts_written: written,
+        };
+        match (intent, holder, head) {
+            (Intent::Acquire { new_term: false, .. } | Intent::Renew, Holder::Me, Some(h)) => {
+                Ok(fresh(true, h.fence, h.ts_created, expire))
+            }
+            (Intent::Renew, _, _) => Err(Outcome::NotOwned),
+            (Intent::Acquire { force: false, .. }, Holder::Other, Some(h)) => Err(Outcome::Held(h.clone())),
+            (Intent::Acquire { .. }, _, _) => Ok(fresh(true, gen, written, expire)),
+            (Intent::Release { force }, _, Some(h)) if h.locked && (force || h.uuid == self.uuid) => {
+                Ok(fresh(false, h.fence, h.ts_created, written))
+            }
+            (Intent::Release { .. }, _, _) => Err(Outcome::Nothing),
+        }
+    }
+
+    /// After a slow decision: is our generation still the head? (It might have
+    /// landed in a slot freed by collection; then a newer head exists.)
+    fn still_head(&self, rec: &Record, limit: Duration) -> Result<bool> {
+        let head = self.store.head(&self.key, limit)?;
+        Ok(head.is_some_and(|h| h.gen == rec.gen))
+    }
+
+    fn record_win(&self, rec: &Record, sent: Instant) {
+        {
+            let mut st = self.state();
+            st.known = Some(Known { head: Some(rec.clone()), basis: sent });
+            st.holding = rec.locked;
+            if rec.locked {
+                st.ts_expire = Some(rec.ts_expire.to_system_time());
+                st.fence = rec.fence;
+            }
+        }
+        if rec.gen % COLLECT_EVERY == 0 {
+            let before = DateTime::from_system_time(self.now() - GRACE);
+            if let Err(e) = self.store.collect(&self.key, rec.gen, before, self.op_limit(None)) {
+                log_at!(Debug, "collecting old generations of {:?}: {e}", self.key);
+            }
+        }
+    }
+
+    fn forget(&self) {
+        self.state().known = None;
+    }
+
+    fn read_holder(&self) -> Result<Holder> {
+        let head = self.read_head(self.op_limit(None))?;
+        Ok(head.map_or(Holder::Free, |h| h.holder(&self.uuid, self.now())))
+    }
+
+    fn lock_exists(&self, head: &Record) -> Error {
+        let left = head.ts_expire.to_system_time().duration_since(self.now()).unwrap_or_default();
+        Error::LockExists {
+            key: self.key.clone(),
+            host: head.host.clone(),
+            pid: head.pid,
+            expires_in: left,
+        }
+    }
+
+    /// The time one database call may take: long enough for a busy server,
+    /// never past a caller's deadline.
+    fn op_limit(&self, deadline: Option<Instant>) -> Duration {
+        let base = self.ttl.clamp(Duration::from_secs(5), Duration::from_secs(30));
+        match deadline {
+            Some(d) => base.min(d.saturating_duration_since(Instant::now())).max(Duration::from_millis(50)),
+            None => base,
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.state().closed {
+            return Err(Error::InvalidState(format!("locker for {:?} is closed", self.key)));
+        }
+        Ok(())
+    }
+
+    /// A closed locker still releases (that is how `close` gives the lock up).
+    fn check_open_unless_release(&self, intent: Intent) -> Result<()> {
+        match intent {
+            Intent::Release { force: false } => Ok(()),
+            _ => self.check_open(),
+        }
+    }
+
+    /// Sleeps up to `d`; `close` wakes it early.
+    fn sleep(&self, d: Duration) {
+        let st = self.state();
+        if !st.closed {
+            let _ = self.wake.wait_timeout(st, d);
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for MongoLocker {
+    /// Releases the lock if this locker holds it (best effort, errors logged).
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            log_at!(Warn, "releasing {:?} on drop: {e}", self.key);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The pure Rust core: lock and election logic over the MongoDB driver. No
+//! `extern "C"` and no raw pointers here; the C ABI lives in `crate::ffi`.
+
+pub mod client;
+pub mod clock;
+pub mod elector;
+pub mod error;
+mod identity;
+pub mod locker;
+pub mod log;
+mod record;
+mod runtime;
+pub mod status;
+mod store;
