@@ -20,6 +20,7 @@
 //! ```
 
 pub mod core;
+pub mod ffi;
 
 pub use crate::core::client::{Client, Database};
 pub use crate::core::clock::{Clock, SystemClock};

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mongodb::options::{ClientOptions, SelectionCriteria, ReadPreference, WriteConcern, Acknowledgment};
+use mongodb::options::{
+    Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
+};
 
 use super::clock::{Clock, ClockCheck, SystemClock};
 use super::error::{invalid, Error, Result};
@@ -42,9 +44,12 @@ impl Client {
         let mut secrets: Vec<String> = uri_password(uri).into_iter().collect();
         let scrub = |msg: String, secrets: &[String]| redact(&msg, secrets);
         let mut opts = runtime::run(PARSE_LIMIT, "parsing the URI", async {
-            ClientOptions::parse(uri)
-                .await
-                .map_err(|e| invalid(format!("bad MongoDB URI: {}", scrub(e.to_string(), &secrets))))
+            ClientOptions::parse(uri).await.map_err(|e| {
+                invalid(format!(
+                    "bad MongoDB URI: {}",
+                    scrub(e.to_string(), &secrets)
+                ))
+            })
         })?;
         if let Some(pw) = opts.credential.as_ref().and_then(|c| c.password.clone()) {
             secrets.push(pw);
@@ -53,7 +58,8 @@ impl Client {
             opts.write_concern = Some(WriteConcern::builder().w(Acknowledgment::Majority).build());
         }
         if opts.selection_criteria.is_none() {
-            opts.selection_criteria = Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+            opts.selection_criteria =
+                Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         }
         let driver = runtime::enter(|| mongodb::Client::with_options(opts))
             .map_err(|e| Error::Database(redact(&e.to_string(), &secrets)))?;
@@ -131,7 +137,9 @@ fn validate_db_name(name: &str) -> Result<()> {
         return Err(invalid(format!("database name {name:?} contains {c:?}")));
     }
     if name.len() > 63 {
-        return Err(invalid(format!("database name {name:?} is longer than 63 bytes")));
+        return Err(invalid(format!(
+            "database name {name:?} is longer than 63 bytes"
+        )));
     }
     Ok(())
 }
@@ -163,7 +171,9 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -187,8 +197,14 @@ mod tests {
         let uri = "mongodb://bob:s%40cret@h1:27017,h2/db?tls=true";
         let pw = uri_password(uri).unwrap();
         assert_eq!(pw, "s%40cret");
-        let msg = redact("auth failed for bob:s@cret at mongodb://bob:s%40cret@h1", &[pw]);
-        assert!(!msg.contains("s@cret") && !msg.contains("s%40cret"), "{msg}");
+        let msg = redact(
+            "auth failed for bob:s@cret at mongodb://bob:s%40cret@h1",
+            &[pw],
+        );
+        assert!(
+            !msg.contains("s@cret") && !msg.contains("s%40cret"),
+            "{msg}"
+        );
         assert_eq!(uri_password("mongodb://h1:27017/?x=1"), None);
         assert_eq!(uri_password("mongodb://bob@h1"), None);
     }

@@ -137,8 +137,14 @@ impl MongoLocker {
         if key.is_empty() {
             return Err(invalid("key is empty"));
         }
-        if opts.dbcollection.is_empty() || opts.dbcollection.contains('$') || opts.dbcollection.contains('\0') {
-            return Err(invalid(format!("bad collection name {:?}", opts.dbcollection)));
+        if opts.dbcollection.is_empty()
+            || opts.dbcollection.contains('$')
+            || opts.dbcollection.contains('\0')
+        {
+            return Err(invalid(format!(
+                "bad collection name {:?}",
+                opts.dbcollection
+            )));
         }
         if opts.ttl.is_zero() {
             return Err(invalid("ttl must be a positive number of seconds"));
@@ -205,7 +211,10 @@ impl MongoLocker {
         let started = Instant::now();
         let deadline = opts.timeout.map(|t| started + t);
         self.check_clock(deadline)?;
-        let intent = Intent::Acquire { force: opts.force, new_term: false };
+        let intent = Intent::Acquire {
+            force: opts.force,
+            new_term: false,
+        };
         loop {
             self.check_open()?;
             let limit = self.op_limit(deadline);
@@ -236,7 +245,10 @@ impl MongoLocker {
     /// someone else (e.g. after a takeover) is a no-op.
     pub fn release(&self, force: bool) -> Result<bool> {
         let limit = self.op_limit(None);
-        Ok(matches!(self.transition(Intent::Release { force }, limit)?, Outcome::Wrote(..)))
+        Ok(matches!(
+            self.transition(Intent::Release { force }, limit)?,
+            Outcome::Wrote(..)
+        ))
     }
 
     /// Renews this locker's live holding for another ttl and returns the new
@@ -263,16 +275,18 @@ impl MongoLocker {
     pub fn get_current(&self) -> Result<Option<CurrentLock>> {
         let head = self.read_head(self.op_limit(None))?;
         let now = self.now();
-        Ok(head.filter(|h| h.holder(&self.uuid, now) != Holder::Free).map(|h| CurrentLock {
-            key: h.key,
-            locked: true,
-            host: h.host,
-            uuid: h.uuid,
-            pid: h.pid,
-            ts_created: h.ts_created.to_system_time(),
-            ts_expire: h.ts_expire.to_system_time(),
-            fence: h.fence,
-        }))
+        Ok(head
+            .filter(|h| h.holder(&self.uuid, now) != Holder::Free)
+            .map(|h| CurrentLock {
+                key: h.key,
+                locked: true,
+                host: h.host,
+                uuid: h.uuid,
+                pid: h.pid,
+                ts_created: h.ts_created.to_system_time(),
+                ts_expire: h.ts_expire.to_system_time(),
+                fence: h.fence,
+            }))
     }
 
     /// This locker's view of the lock (one read).
@@ -323,7 +337,10 @@ impl MongoLocker {
     pub(crate) fn read_head(&self, limit: Duration) -> Result<Option<Record>> {
         let sent = Instant::now();
         let head = self.store.head(&self.key, limit)?;
-        self.state().known = Some(Known { head: head.clone(), basis: sent });
+        self.state().known = Some(Known {
+            head: head.clone(),
+            basis: sent,
+        });
         Ok(head)
     }
 
@@ -336,7 +353,9 @@ impl MongoLocker {
             return Ok(());
         }
         let client = self.store.database().client();
-        client.clock_check().verify(client, self.maxoffset, self.op_limit(deadline))
+        client
+            .clock_check()
+            .verify(client, self.maxoffset, self.op_limit(deadline))
     }
 
     /// One decision and at most one insert per round, until an insert wins or
@@ -345,7 +364,11 @@ impl MongoLocker {
     pub(crate) fn transition(&self, intent: Intent, limit: Duration) -> Result<Outcome> {
         self.check_open_unless_release(intent)?;
         loop {
-            let known = self.state().known.clone().filter(|k| k.basis.elapsed() < KNOWN_FOR);
+            let known = self
+                .state()
+                .known
+                .clone()
+                .filter(|k| k.basis.elapsed() < KNOWN_FOR);
             let (head, basis) = match known {
                 Some(k) => (k.head, k.basis),
                 None => {
@@ -363,7 +386,8 @@ impl MongoLocker {
                 }
             };
             let won = self.store.insert(&next, limit).and_then(|res| {
-                Ok(res == Insert::Won && (basis.elapsed() < VERIFY_AFTER || self.still_head(&next, limit)?))
+                Ok(res == Insert::Won
+                    && (basis.elapsed() < VERIFY_AFTER || self.still_head(&next, limit)?))
             });
             match won {
                 Ok(true) => {
@@ -383,7 +407,12 @@ impl MongoLocker {
     // ---- private ----
 
     /// The generation to insert for `intent`, or the outcome when there is none.
-    fn decide(&self, intent: Intent, head: Option<&Record>, now: SystemTime) -> std::result::Result<Record, Outcome> {
+    fn decide(
+        &self,
+        intent: Intent,
+        head: Option<&Record>,
+        now: SystemTime,
+    ) -> std::result::Result<Record, Outcome> {
         let holder = head.map_or(Holder::Free, |h| h.holder(&self.uuid, now));
         let gen = head.map_or(1, |h| h.gen + 1);
         let expire = DateTime::from_system_time(now + self.ttl);
@@ -401,13 +430,22 @@ impl MongoLocker {
             ts_written: written,
         };
         match (intent, holder, head) {
-            (Intent::Acquire { new_term: false, .. } | Intent::Renew, Holder::Me, Some(h)) => {
-                Ok(fresh(true, h.fence, h.ts_created, expire))
-            }
+            (
+                Intent::Acquire {
+                    new_term: false, ..
+                }
+                | Intent::Renew,
+                Holder::Me,
+                Some(h),
+            ) => Ok(fresh(true, h.fence, h.ts_created, expire)),
             (Intent::Renew, _, _) => Err(Outcome::NotOwned),
-            (Intent::Acquire { force: false, .. }, Holder::Other, Some(h)) => Err(Outcome::Held(h.clone())),
+            (Intent::Acquire { force: false, .. }, Holder::Other, Some(h)) => {
+                Err(Outcome::Held(h.clone()))
+            }
             (Intent::Acquire { .. }, _, _) => Ok(fresh(true, gen, written, expire)),
-            (Intent::Release { force }, _, Some(h)) if h.locked && (force || h.uuid == self.uuid) => {
+            (Intent::Release { force }, _, Some(h))
+                if h.locked && (force || h.uuid == self.uuid) =>
+            {
                 Ok(fresh(false, h.fence, h.ts_created, written))
             }
             (Intent::Release { .. }, _, _) => Err(Outcome::Nothing),
@@ -424,7 +462,10 @@ impl MongoLocker {
     fn record_win(&self, rec: &Record, sent: Instant) {
         {
             let mut st = self.state();
-            st.known = Some(Known { head: Some(rec.clone()), basis: sent });
+            st.known = Some(Known {
+                head: Some(rec.clone()),
+                basis: sent,
+            });
             st.holding = rec.locked;
             if rec.locked {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
@@ -433,7 +474,10 @@ impl MongoLocker {
         }
         if rec.gen % COLLECT_EVERY == 0 {
             let before = DateTime::from_system_time(self.now() - GRACE);
-            if let Err(e) = self.store.collect(&self.key, rec.gen, before, self.op_limit(None)) {
+            if let Err(e) = self
+                .store
+                .collect(&self.key, rec.gen, before, self.op_limit(None))
+            {
                 log_at!(Debug, "collecting old generations of {:?}: {e}", self.key);
             }
         }
@@ -449,7 +493,11 @@ impl MongoLocker {
     }
 
     fn lock_exists(&self, head: &Record) -> Error {
-        let left = head.ts_expire.to_system_time().duration_since(self.now()).unwrap_or_default();
+        let left = head
+            .ts_expire
+            .to_system_time()
+            .duration_since(self.now())
+            .unwrap_or_default();
         Error::LockExists {
             key: self.key.clone(),
             host: head.host.clone(),
@@ -461,16 +509,23 @@ impl MongoLocker {
     /// The time one database call may take: long enough for a busy server,
     /// never past a caller's deadline.
     fn op_limit(&self, deadline: Option<Instant>) -> Duration {
-        let base = self.ttl.clamp(Duration::from_secs(5), Duration::from_secs(30));
+        let base = self
+            .ttl
+            .clamp(Duration::from_secs(5), Duration::from_secs(30));
         match deadline {
-            Some(d) => base.min(d.saturating_duration_since(Instant::now())).max(Duration::from_millis(50)),
+            Some(d) => base
+                .min(d.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(50)),
             None => base,
         }
     }
 
     fn check_open(&self) -> Result<()> {
         if self.state().closed {
-            return Err(Error::InvalidState(format!("locker for {:?} is closed", self.key)));
+            return Err(Error::InvalidState(format!(
+                "locker for {:?} is closed",
+                self.key
+            )));
         }
         Ok(())
     }

@@ -26,11 +26,17 @@ static RUNTIME: Lazy<tokio::runtime::Runtime> = Lazy::new(|| {
 });
 
 /// Runs `fut` on the shared runtime and gives up after `limit`.
-pub(crate) fn run<T>(limit: Duration, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn run<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
     RUNTIME.block_on(async {
         match tokio::time::timeout(limit, fut).await {
             Ok(res) => res,
-            Err(_) => Err(Error::Database(format!("{what} timed out after {limit:.1?}"))),
+            Err(_) => Err(Error::Database(format!(
+                "{what} timed out after {limit:.1?}"
+            ))),
         }
     })
 }

@@ -62,14 +62,16 @@ impl Store {
             if !has {
                 return Ok(None);
             }
-            let raw = cursor.deserialize_current().map_err(|e| client.db_error(e))?;
+            let raw = cursor
+                .deserialize_current()
+                .map_err(|e| client.db_error(e))?;
             Ok(Some(raw))
         })?;
         match docs {
             None => Ok(None),
-            Some(d) => Record::from_document(&d)
-                .map(Some)
-                .ok_or_else(|| client.db_error(format!("malformed lock document {:?}", d.get("_id")))),
+            Some(d) => Record::from_document(&d).map(Some).ok_or_else(|| {
+                client.db_error(format!("malformed lock document {:?}", d.get("_id")))
+            }),
         }
     }
 
@@ -89,11 +91,22 @@ impl Store {
     /// Deletes generations of `key` below `below_gen` written before `before`.
     /// The head is never among them, and documents are immutable, so this
     /// cannot race with a decision: see docs/design.md ("Collecting old generations").
-    pub fn collect(&self, key: &str, below_gen: i64, before: DateTime, limit: Duration) -> Result<u64> {
+    pub fn collect(
+        &self,
+        key: &str,
+        below_gen: i64,
+        before: DateTime,
+        limit: Duration,
+    ) -> Result<u64> {
         let client = self.db.client();
         runtime::run(limit, "collecting old lock generations", async {
-            let filter = doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
-            let res = self.coll.delete_many(filter).await.map_err(|e| client.db_error(e))?;
+            let filter =
+                doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
+            let res = self
+                .coll
+                .delete_many(filter)
+                .await
+                .map_err(|e| client.db_error(e))?;
             Ok(res.deleted_count)
         })
     }
@@ -109,10 +122,17 @@ impl Store {
             .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
             .build();
         let res = runtime::run(limit, "creating the lock index", async {
-            self.coll.create_index(model).await.map_err(|e| self.db.client().db_error(e))
+            self.coll
+                .create_index(model)
+                .await
+                .map_err(|e| self.db.client().db_error(e))
         });
         if let Err(e) = res {
-            log_at!(Warn, "could not create index {INDEX_NAME} on {}: {e}", self.coll.name());
+            log_at!(
+                Warn,
+                "could not create index {INDEX_NAME} on {}: {e}",
+                self.coll.name()
+            );
         }
     }
 }

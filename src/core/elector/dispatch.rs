@@ -75,7 +75,10 @@ impl Dispatcher {
             drop(q);
             if let Some(cb) = callbacks.get(ev) {
                 if catch_unwind(AssertUnwindSafe(|| cb())).is_err() {
-                    log_at!(Error, "the {ev:?} callback panicked; the elector keeps running");
+                    log_at!(
+                        Error,
+                        "the {ev:?} callback panicked; the elector keeps running"
+                    );
                 }
             }
             q = self.lock();

@@ -59,7 +59,11 @@ impl Members {
         let client = self.db.client();
         let filter = doc! {"key": &self.key, "timestamp": {"$lt": self.live_after(now)}};
         runtime::run(limit, "removing dead members", async {
-            let res = self.coll.delete_many(filter).await.map_err(|e| client.db_error(e))?;
+            let res = self
+                .coll
+                .delete_many(filter)
+                .await
+                .map_err(|e| client.db_error(e))?;
             Ok(res.deleted_count)
         })
     }
@@ -77,10 +81,16 @@ impl Members {
                 .map_err(|e| client.db_error(e))?;
             let mut out = Vec::new();
             while cursor.advance().await.map_err(|e| client.db_error(e))? {
-                let d: Document = cursor.deserialize_current().map_err(|e| client.db_error(e))?;
+                let d: Document = cursor
+                    .deserialize_current()
+                    .map_err(|e| client.db_error(e))?;
                 match from_document(&d) {
                     Some(s) => out.push(s),
-                    None => log_at!(Debug, "skipping malformed status document {:?}", d.get("_id")),
+                    None => log_at!(
+                        Debug,
+                        "skipping malformed status document {:?}",
+                        d.get("_id")
+                    ),
                 }
             }
             Ok(out)
@@ -90,7 +100,11 @@ impl Members {
     /// A TTL index where the server has them (FerretDB v1 refuses: 238), and
     /// an index on `key`. Failures are logged; existing indexes are never dropped.
     fn ensure_indexes(&self, limit: Duration) {
-        if !self.db.client().first_use(self.db.name(), STATUS_COLLECTION) {
+        if !self
+            .db
+            .client()
+            .first_use(self.db.name(), STATUS_COLLECTION)
+        {
             return;
         }
         let expire = self.ttl * LIVE_TTLS;
@@ -105,21 +119,33 @@ impl Members {
             .build();
         let key_index = IndexModel::builder()
             .keys(doc! {"key": 1})
-            .options(IndexOptions::builder().name("mongoelector_status_key".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .name("mongoelector_status_key".to_owned())
+                    .build(),
+            )
             .build();
         for model in [ttl_index, key_index] {
             let res = runtime::run(limit, "creating status indexes", async {
-                self.coll.create_index(model).await.map_err(|e| self.db.client().db_error(e))
+                self.coll
+                    .create_index(model)
+                    .await
+                    .map_err(|e| self.db.client().db_error(e))
             });
             if let Err(e) = res {
-                log_at!(Debug, "status index not created (dead members are removed by the leader): {e}");
+                log_at!(
+                    Debug,
+                    "status index not created (dead members are removed by the leader): {e}"
+                );
             }
         }
     }
 }
 
 fn opt_time(t: Option<SystemTime>) -> Bson {
-    t.map_or(Bson::Null, |t| Bson::DateTime(DateTime::from_system_time(t)))
+    t.map_or(Bson::Null, |t| {
+        Bson::DateTime(DateTime::from_system_time(t))
+    })
 }
 
 fn to_document(s: &NodeStatus) -> Document {

@@ -86,7 +86,7 @@ struct State {
 }
 
 struct Inner {
-    mlock: MongoLocker,
+    mlock: Arc<MongoLocker>,
     members: Members,
     callbacks: Callbacks,
     app_version: Option<String>,
@@ -124,11 +124,13 @@ impl MongoLeaderElector {
                 maxoffset,
             },
         )?;
-        let lease = opts.ttl.saturating_sub(Duration::from_secs_f64(2.0 * maxoffset));
+        let lease = opts
+            .ttl
+            .saturating_sub(Duration::from_secs_f64(2.0 * maxoffset));
         Ok(MongoLeaderElector {
             inner: Arc::new(Inner {
                 members: Members::new(db, key, opts.ttl),
-                mlock,
+                mlock: Arc::new(mlock),
                 callbacks: Callbacks {
                     on_leader: opts.on_leader,
                     on_leader_loss: opts.on_leader_loss,
@@ -155,7 +157,7 @@ impl MongoLeaderElector {
         self.inner.mlock.ttl()
     }
     /// The lock the election runs on.
-    pub fn mlock(&self) -> &MongoLocker {
+    pub fn mlock(&self) -> &Arc<MongoLocker> {
         &self.inner.mlock
     }
 
@@ -189,7 +191,9 @@ impl MongoLeaderElector {
             }
             Err(e) => {
                 st.running = false;
-                Err(Error::InvalidState(format!("cannot start the elector thread: {e}")))
+                Err(Error::InvalidState(format!(
+                    "cannot start the elector thread: {e}"
+                )))
             }
         }
     }
@@ -278,12 +282,14 @@ impl MongoLeaderElector {
         let limit = self.inner.op_limit();
         let head = self.inner.mlock.read_head(limit)?;
         let now = self.inner.mlock.now();
-        let leader = head.filter(|h| h.locked && h.ts_expire.to_system_time() > now).map(|h| LeaderInfo {
-            host: h.host,
-            process_id: h.pid,
-            uuid: h.uuid,
-            fence: h.fence,
-        });
+        let leader = head
+            .filter(|h| h.locked && h.ts_expire.to_system_time() > now)
+            .map(|h| LeaderInfo {
+                host: h.host,
+                process_id: h.pid,
+                uuid: h.uuid,
+                fence: h.fence,
+            });
         Ok(ClusterDetail {
             member_detail: self.inner.members.live(now, limit)?,
             leader,
@@ -358,13 +364,21 @@ impl Inner {
                 if now >= until {
                     break;
                 }
-                st = self.wake.wait_timeout(st, until - now).unwrap_or_else(|e| e.into_inner()).0;
+                st = self
+                    .wake
+                    .wait_timeout(st, until - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
         }
         let self_stop = self.state().stop == Some(Stop::FromSelf);
         if self_stop {
             if let Err(e) = self.release() {
-                log_at!(Warn, "elector {:?}: release on stop failed: {e}", self.mlock.key());
+                log_at!(
+                    Warn,
+                    "elector {:?}: release on stop failed: {e}",
+                    self.mlock.key()
+                );
             }
         }
         let mut st = self.state();
@@ -385,7 +399,9 @@ impl Inner {
             if was_leader {
                 self.events.push(Event::LeaderLoss);
             }
-            self.mlock.transition(Intent::Release { force: false }, self.op_limit()).map(|_| ())
+            self.mlock
+                .transition(Intent::Release { force: false }, self.op_limit())
+                .map(|_| ())
         };
         self.dispatch();
         res
@@ -441,7 +457,10 @@ impl Inner {
 
     fn renew(&self, term: Term, head: &mut Option<Record>, next: &mut Duration) -> Result<()> {
         let left = term.step_down_at.saturating_duration_since(Instant::now());
-        match self.mlock.transition(Intent::Renew, left.min(self.op_limit())) {
+        match self
+            .mlock
+            .transition(Intent::Renew, left.min(self.op_limit()))
+        {
             Ok(Outcome::Wrote(rec, decided)) => {
                 let mut st = self.state();
                 if st.term.is_some() {
@@ -470,7 +489,10 @@ impl Inner {
 
     fn try_lead(&self, head: &mut Option<Record>, next: &mut Duration) -> Result<()> {
         self.mlock.check_clock(None)?;
-        let intent = Intent::Acquire { force: false, new_term: true };
+        let intent = Intent::Acquire {
+            force: false,
+            new_term: true,
+        };
         match self.mlock.transition(intent, self.op_limit())? {
             Outcome::Wrote(rec, decided) => {
                 self.state().term = Some(self.start_term(decided));
@@ -480,8 +502,14 @@ impl Inner {
             Outcome::Held(rec) => {
                 // Look again right when this lease ends (with a little jitter),
                 // so a dead leader is replaced about one ttl after its last renewal.
-                let left = rec.ts_expire.to_system_time().duration_since(self.mlock.now()).unwrap_or_default();
-                let jitter = (self.ttl() / 20).min(Duration::from_millis(50)).mul_f64(identity::random_fraction());
+                let left = rec
+                    .ts_expire
+                    .to_system_time()
+                    .duration_since(self.mlock.now())
+                    .unwrap_or_default();
+                let jitter = (self.ttl() / 20)
+                    .min(Duration::from_millis(50))
+                    .mul_f64(identity::random_fraction());
                 *next = (*next).min(left + jitter + Duration::from_millis(5));
                 *head = Some(rec);
             }
@@ -508,24 +536,26 @@ impl Inner {
             return Ok(());
         }
         let status = self.node_status(head);
-        let due = self
-            .state()
-            .last_report
-            .is_none_or(|(at, leader)| at.elapsed() >= self.ttl() / 2 || leader != status.is_leader);
+        let due = self.state().last_report.is_none_or(|(at, leader)| {
+            at.elapsed() >= self.ttl() / 2 || leader != status.is_leader
+        });
         if due {
             self.members.report(&status, self.op_limit())?;
             self.state().last_report = Some((Instant::now(), status.is_leader));
         }
         let sweep = status.is_leader && {
             let mut st = self.state();
-            let due = st.last_member_sweep.is_none_or(|at| at.elapsed() >= self.ttl());
+            let due = st
+                .last_member_sweep
+                .is_none_or(|at| at.elapsed() >= self.ttl());
             if due {
                 st.last_member_sweep = Some(Instant::now());
             }
             due
         };
         if sweep {
-            self.members.remove_dead(status.lock.timestamp, self.op_limit())?;
+            self.members
+                .remove_dead(status.lock.timestamp, self.op_limit())?;
         }
         Ok(())
     }

@@ -1,0 +1,35 @@
+/* Helpers shared by the C test programs. */
+#ifndef ME_TEST_COMMON_H
+#define ME_TEST_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "mongoelector.h"
+
+/* CLOCK_MONOTONIC in ns: comparable across processes on one machine. */
+static inline int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Exits with the call's status name and message when it fails. */
+#define ME_CHECK(call)                                                                   \
+  do {                                                                                   \
+    me_status st_ = (call);                                                              \
+    if (st_ != ME_OK) {                                                                  \
+      fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,                \
+              me_status_name((int)st_), me_last_error_message());                        \
+      exit(2);                                                                           \
+    }                                                                                    \
+  } while (0)
+
+#endif
