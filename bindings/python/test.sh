@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the Python binding's tests against MONGOELECTOR_TEST_URI (set by `make test`).
+# Installs pytest and pymongo with pip when they are missing. The library must be built.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+py=${PYTHON:-python3}
+
+if [ -z "${MONGOELECTOR_TEST_URI:-}" ]; then
+  echo "bindings/python/test.sh: MONGOELECTOR_TEST_URI is not set (run it through \`make test\`)" >&2
+  exit 2
+fi
+if [ ! -e "$root/target/release/libmongoelector.so" ] && [ -z "${MONGOELECTOR_LIBRARY:-}" ]; then
+  echo "bindings/python/test.sh: target/release/libmongoelector.so is missing: run \`cargo build --release\`" >&2
+  exit 2
+fi
+
+if ! "$py" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; then
+  echo "bindings/python/test.sh: Python >= 3.10 is required ($py)" >&2
+  exit 2
+fi
+if ! "$py" -c 'import pytest, pymongo' 2>/dev/null; then
+  echo "installing pytest and pymongo..." >&2
+  "$py" -m pip install --quiet 'pytest>=7' 'pymongo>=4.13,<5.0'
+fi
+
+cd "$here"
+exec "$py" -m pytest -q -p no:cacheprovider tests "$@"
