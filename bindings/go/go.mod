@@ -1,0 +1,3 @@
+module github.com/mongoelector/mongoelector/bindings/go
+
+go 1.22

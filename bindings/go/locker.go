@@ -1,0 +1,362 @@
+package mongoelector
+
+/*
+#include "shims.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+// LockerOptions configure a Locker. The zero value gives the library's
+// defaults (collection "mongolocker", ttl 600 s, clock check on, max offset 0.5 s).
+type LockerOptions struct {
+	// Collection holding the lock documents; "" means "mongolocker".
+	Collection string
+	// TTL is the lease length of a holding; 0 means 600 s. Negative values are rejected.
+	TTL time.Duration
+	// NoTimeParanoid turns off the check of the host clock against the server
+	// before acquiring (on by default).
+	NoTimeParanoid bool
+	// MaxOffset is the largest clock offset the check accepts; 0 means 0.5 s.
+	MaxOffset time.Duration
+}
+
+// Locker is a distributed lock on one key. There is no nesting: acquiring a
+// lock this Locker holds renews it, one Release frees it. All methods are safe
+// for concurrent use. Close (or the finalizer, as a safety net) releases the
+// lock if this Locker holds it, so keep the Locker reachable while holding.
+type Locker struct {
+	ptr  *C.me_locker
+	g    *guard
+	key  string
+	uuid string
+	host string
+	pid  int64
+
+	lastFence int64 // Fence at Close
+}
+
+// NewLocker makes a locker for key in database db. It touches no server: the
+// first operation does. opts may be nil.
+func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error) {
+	var o C.me_locker_options
+	C.me_locker_options_init(&o)
+	if opts != nil {
+		if opts.Collection != "" {
+			coll, err := cString("collection", opts.Collection)
+			if err != nil {
+				return nil, err
+			}
+			defer C.free(unsafe.Pointer(coll))
+			o.dbcollection = coll
+		}
+		if opts.TTL != 0 {
+			o.ttl = C.double(opts.TTL.Seconds())
+		}
+		if opts.NoTimeParanoid {
+			o.timeparanoid = false
+		}
+		if opts.MaxOffset != 0 {
+			o.maxoffset = C.double(opts.MaxOffset.Seconds())
+		}
+	}
+	cdb, err := cString("database name", db)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cdb))
+	ckey, err := cString("key", key)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(ckey))
+	var p *C.me_locker
+	err = c.use(func(cp *C.me_client) error {
+		var msg *C.char
+		return check("locker new", C.me_go_locker_new(cp, cdb, ckey, &o, &p, &msg), msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := &Locker{
+		ptr:  p,
+		g:    newGuard(),
+		key:  C.GoString(C.me_locker_key(p)),
+		uuid: C.GoString(C.me_locker_uuid(p)),
+		host: C.GoString(C.me_locker_host(p)),
+		pid:  int64(C.me_locker_pid(p)),
+	}
+	runtime.SetFinalizer(l, (*Locker).Close)
+	return l, nil
+}
+
+// Close releases the lock if this Locker holds it (best effort; the library
+// logs errors) and frees the Locker. It stops a waiting Acquire (which then
+// returns ErrClosed) and waits for calls in flight. Idempotent.
+func (l *Locker) Close() error {
+	l.g.close(nil, func() {
+		runtime.SetFinalizer(l, nil)
+		l.lastFence = int64(C.me_locker_fence(l.ptr))
+		C.me_locker_free(l.ptr)
+		l.ptr = nil
+	})
+	return nil
+}
+
+func (l *Locker) use(f func(p *C.me_locker) error) error {
+	if !l.g.enter() {
+		return ErrClosed
+	}
+	defer l.g.exit()
+	maybeGC()
+	err := f(l.ptr)
+	runtime.KeepAlive(l)
+	return err
+}
+
+// Key is the lock key.
+func (l *Locker) Key() string { return l.key }
+
+// UUID identifies this Locker in the lock documents.
+func (l *Locker) UUID() string { return l.uuid }
+
+// Host is the host name recorded in the lock documents.
+func (l *Locker) Host() string { return l.host }
+
+// PID is the process id recorded in the lock documents.
+func (l *Locker) PID() int64 { return l.pid }
+
+// Fence is the fencing token of this Locker's latest acquisition: strictly
+// increasing per key across all holders, 0 before the first acquisition.
+// After Close it gives the value at Close.
+func (l *Locker) Fence() int64 {
+	var f int64
+	if l.use(func(p *C.me_locker) error {
+		f = int64(C.me_locker_fence(p))
+		return nil
+	}) != nil {
+		l.g.close(nil, func() {}) // no-op: waits for a Close in progress
+		return l.lastFence
+	}
+	return f
+}
+
+// Expires is the expiry of this Locker's latest acquisition or renewal; ok is
+// false when it never acquired (or is closed).
+func (l *Locker) Expires() (t time.Time, ok bool) {
+	_ = l.use(func(p *C.me_locker) error {
+		var ms C.int64_t
+		if C.me_locker_ts_expire(p, &ms) {
+			t, ok = time.UnixMilli(int64(ms)), true
+		}
+		return nil
+	})
+	return t, ok
+}
+
+type acquireConfig struct {
+	blocking   bool
+	hasTimeout bool
+	timeout    time.Duration
+	step       time.Duration
+	force      bool
+}
+
+// AcquireOption changes how Acquire waits.
+type AcquireOption func(*acquireConfig)
+
+// NonBlocking makes Acquire try once and fail with ErrLockExists when the lock is held.
+func NonBlocking() AcquireOption { return func(c *acquireConfig) { c.blocking = false } }
+
+// Timeout bounds how long a blocking Acquire waits; then it fails with
+// ErrAcquireTimeout. Not allowed with NonBlocking (ErrInvalidArgument).
+func Timeout(d time.Duration) AcquireOption {
+	return func(c *acquireConfig) { c.hasTimeout, c.timeout = true, d }
+}
+
+// Step is the delay between attempts while the lock is held (default 250 ms).
+// Cancellation of the context is noticed at once while waiting, and within one
+// database round trip otherwise.
+func Step(d time.Duration) AcquireOption { return func(c *acquireConfig) { c.step = d } }
+
+// Force takes the lock even from a live holder. Use with care.
+func Force() AcquireOption { return func(c *acquireConfig) { c.force = true } }
+
+// noTimeout is ME_NO_TIMEOUT: wait forever.
+const noTimeout = -1.0
+
+// DefaultStep is the delay between attempts of a blocking Acquire.
+const DefaultStep = 250 * time.Millisecond
+
+// Acquire takes the lock. By default it waits until the lock is free, the
+// context is done (the error then wraps ctx.Err(), and for a deadline also
+// ErrAcquireTimeout) or the Locker is closed (ErrClosed). Acquiring a lock this
+// Locker holds renews it.
+func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
+	cfg := acquireConfig{blocking: true, step: DefaultStep}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := ctx.Err(); err != nil {
+		return l.ctxError(err)
+	}
+	timeout := C.double(noTimeout)
+	if cfg.hasTimeout {
+		timeout = C.double(cfg.timeout.Seconds())
+	}
+	if !cfg.blocking {
+		// One attempt; the library rejects a timeout here.
+		return l.acquireOnce(false, timeout, cfg.step, cfg.force)
+	}
+	if cfg.hasTimeout && cfg.timeout < 0 {
+		return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("timeout must be >= 0, got %v", cfg.timeout)}
+	}
+	if cfg.step <= 0 {
+		return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be > 0, got %v", cfg.step)}
+	}
+	var deadline time.Time
+	if cfg.hasTimeout {
+		deadline = time.Now().Add(cfg.timeout)
+	}
+	// Blocking acquire in slices: one non-blocking attempt in C, then a wait of
+	// one step in Go that the context or Close can cut short.
+	var timer *time.Timer
+	for {
+		err := l.acquireOnce(false, noTimeout, cfg.step, cfg.force)
+		if err == nil {
+			return nil
+		}
+		expired := cfg.hasTimeout && !time.Now().Before(deadline)
+		if !errors.Is(err, ErrLockExists) {
+			if expired && errors.Is(err, ErrDatabase) {
+				return l.timeoutError()
+			}
+			return err
+		}
+		if expired {
+			return l.timeoutError()
+		}
+		wait := cfg.step
+		if cfg.hasTimeout {
+			wait = min(wait, time.Until(deadline))
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return l.ctxError(ctx.Err())
+		case <-l.g.done:
+			return ErrClosed
+		}
+	}
+}
+
+func (l *Locker) acquireOnce(blocking bool, timeout C.double, step time.Duration, force bool) error {
+	return l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		st := C.me_go_acquire(p, C.bool(blocking), timeout, C.double(step.Seconds()), C.bool(force), &msg)
+		return check("acquire", st, msg)
+	})
+}
+
+func (l *Locker) timeoutError() error {
+	return &Error{Code: CodeAcquireTimeout, Op: "acquire", Message: fmt.Sprintf("timeout reached, lock %q not acquired", l.key)}
+}
+
+func (l *Locker) ctxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("mongoelector: acquire %q: %w: %w", l.key, ErrAcquireTimeout, err)
+	}
+	return fmt.Errorf("mongoelector: acquire %q: %w", l.key, err)
+}
+
+// Release frees the lock if this Locker holds it; releasing a lock held by
+// someone else (e.g. after a takeover) is a no-op.
+func (l *Locker) Release() error { return l.release(false) }
+
+// ForceRelease frees the lock whoever holds it. Use with care.
+func (l *Locker) ForceRelease() error { return l.release(true) }
+
+func (l *Locker) release(force bool) error {
+	return l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("release", C.me_go_release(p, C.bool(force), &msg), msg)
+	})
+}
+
+// Touch renews this Locker's live holding for another ttl and returns the new
+// expiry; ErrNotOwned when it does not hold the lock.
+func (l *Locker) Touch() (time.Time, error) {
+	var ms C.int64_t
+	err := l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("touch", C.me_go_touch(p, &ms, &msg), msg)
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(int64(ms)), nil
+}
+
+// Locked reports whether anyone holds the lock now (one read).
+func (l *Locker) Locked() (bool, error) {
+	var b C.bool
+	err := l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("locked", C.me_go_locked(p, &b, &msg), msg)
+	})
+	return bool(b), err
+}
+
+// Owned reports whether this Locker holds the lock now (one read).
+func (l *Locker) Owned() (bool, error) {
+	var b C.bool
+	err := l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("owned", C.me_go_owned(p, &b, &msg), msg)
+	})
+	return bool(b), err
+}
+
+// Current gives the live lock of the key, or nil when nobody holds it.
+func (l *Locker) Current() (*CurrentLock, error) {
+	var js *C.char
+	err := l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("get current", C.me_go_get_current(p, &js, &msg), msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s, ok := takeString(js)
+	if !ok {
+		return nil, nil
+	}
+	return decodeCurrent(s)
+}
+
+// Status gives this Locker's view of its lock (one read).
+func (l *Locker) Status() (*LockStatus, error) {
+	var js *C.char
+	err := l.use(func(p *C.me_locker) error {
+		var msg *C.char
+		return check("status", C.me_go_locker_status(p, &js, &msg), msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s, _ := takeString(js)
+	return decodeLockStatus(s)
+}

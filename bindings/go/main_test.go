@@ -1,0 +1,110 @@
+package mongoelector
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testURI is the server every test runs against (MONGOELECTOR_TEST_URI: a real
+// MongoDB or the FerretDB of scripts/test-server).
+var testURI string
+
+func TestMain(m *testing.M) {
+	testURI = os.Getenv("MONGOELECTOR_TEST_URI")
+	if testURI == "" {
+		fmt.Fprintln(os.Stderr, "MONGOELECTOR_TEST_URI is not set: run bindings/go/test.sh (it starts a test server) or `make test`")
+		os.Exit(2)
+	}
+	// The examples (and the README programs) read their server from MONGODB_URI.
+	os.Setenv("MONGODB_URI", testURI)
+	os.Exit(m.Run())
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+// testDB is a database name of its own for t: [A-Za-z0-9_-], at most 63 chars.
+func testDB(t testing.TB) string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := unsafeChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 45 {
+		name = name[:45]
+	}
+	return "go_" + name + "_" + hex.EncodeToString(b[:])
+}
+
+func newClient(t testing.TB) *Client {
+	t.Helper()
+	c, err := NewClient(testURI)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newLocker(t testing.TB, c *Client, db, key string, opts *LockerOptions) *Locker {
+	t.Helper()
+	l, err := c.NewLocker(db, key, opts)
+	if err != nil {
+		t.Fatalf("NewLocker: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustBool(t testing.TB, what string, want bool, got bool, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// eventually polls cond until it holds or the (generous) limit passes.
+func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logCapture collects what the standard logger prints.
+type logCapture struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}

@@ -1,0 +1,7 @@
+//go:build mongoelector_debug
+
+package mongoelector
+
+import "runtime"
+
+func maybeGC() { runtime.GC() }
