@@ -35,7 +35,10 @@ if [ ! -f "$root/include/mongoelector.h" ] || [ ! -f "$root/target/release/libmo
   (cd "$root" && cargo build --release)
 fi
 
-prefix=$(mktemp -d)
+# A fixed prefix: the go build cache keeps a cgo package's pkg-config flags, so a
+# fresh temporary directory each run would leave a stale -L behind.
+prefix=${TMPDIR:-/tmp}/mongoelector-go-pkgconfig-$(id -u)
+rm -rf "$prefix"
 own_server=
 cleanup() {
   rm -rf "$prefix"
@@ -85,5 +88,6 @@ else
   printf 'prefix=%s\nName: mongoelector\nDescription: mongoelector\nVersion: %s\nCflags: -I${prefix}/include\nLibs: -L${prefix}/lib -lmongoelector\n' \
     "$prefix" "$version" > "$prefix/lib/pkgconfig/mongoelector.pc"
 fi
-PKG_CONFIG_PATH=$prefix/lib/pkgconfig LD_LIBRARY_PATH=$prefix/lib \
+# CGO_CPPFLAGS names the prefix so that it is part of the build cache key.
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig LD_LIBRARY_PATH=$prefix/lib CGO_CPPFLAGS="-DME_GO_PKGCONFIG_PREFIX=$prefix" \
   go test -count=1 -tags mongoelector_pkgconfig -run 'TestVersionAndCodes|TestLockerMethods|Example' .
