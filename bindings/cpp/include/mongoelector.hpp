@@ -776,6 +776,7 @@ struct LockerGetters {
     static std::string host(const me_locker* l) { return str_or_empty(::me_locker_host(l)); }
     static std::int64_t pid(const me_locker* l) { return ::me_locker_pid(l); }
     static std::int64_t fence(const me_locker* l) { return ::me_locker_fence(l); }
+    static Seconds ttl(const me_locker* l) { return Seconds(::me_locker_ttl(l)); }
     static std::optional<TimePoint> ts_expire(const me_locker* l) {
         std::int64_t ms = 0;
         if (!::me_locker_ts_expire(l, &ms)) return std::nullopt;
@@ -794,6 +795,7 @@ public:
     std::string host() const { return detail::LockerGetters::host(handle()); }
     std::int64_t pid() const { return detail::LockerGetters::pid(handle()); }
     std::int64_t fence() const { return detail::LockerGetters::fence(handle()); }
+    Seconds ttl() const { return detail::LockerGetters::ttl(handle()); }
     std::optional<TimePoint> ts_expire() const { return detail::LockerGetters::ts_expire(handle()); }
     const me_locker* capi() const noexcept { return l_; }
 
@@ -913,6 +915,8 @@ public:
     std::int64_t pid() const { return detail::LockerGetters::pid(handle()); }
     /// Fencing token of this locker's latest acquisition; 0 before the first.
     std::int64_t fence() const { return detail::LockerGetters::fence(handle()); }
+    /// The lease length this locker was made with.
+    Seconds ttl() const { return detail::LockerGetters::ttl(handle()); }
     /// Expiry of this locker's latest acquisition or renewal; nullopt before the first.
     std::optional<TimePoint> ts_expire() const { return detail::LockerGetters::ts_expire(handle()); }
 

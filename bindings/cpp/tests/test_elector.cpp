@@ -93,6 +93,7 @@ TEST_F(ElectorTest, StartLeadReportAndStop) {
     EXPECT_EQ(mlock.pid(), static_cast<std::int64_t>(::getpid()));
     EXPECT_FALSE(mlock.host().empty());
     EXPECT_EQ(mlock.fence(), 0);
+    EXPECT_DOUBLE_EQ(mlock.ttl().count(), 4.0);
     EXPECT_FALSE(mlock.ts_expire().has_value());
 
     e.start();

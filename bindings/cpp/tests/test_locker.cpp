@@ -28,6 +28,8 @@ TEST_F(LockerTest, GettersDescribeThisLocker) {
     EXPECT_EQ(lock.pid(), static_cast<std::int64_t>(::getpid()));
     EXPECT_EQ(lock.fence(), 0);
     EXPECT_FALSE(lock.ts_expire().has_value());
+    EXPECT_DOUBLE_EQ(lock.ttl().count(), 30.0);
+    EXPECT_DOUBLE_EQ(Locker(client, db, "getters", short_ttl(1.5)).ttl().count(), 1.5);
     Locker other(client, db, "getters", short_ttl());
     EXPECT_NE(other.uuid(), lock.uuid());
 }
