@@ -28,3 +28,8 @@ pub use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
 pub use crate::core::error::{Error, Result};
 pub use crate::core::locker::{AcquireOptions, LockerOptions, MongoLocker};
 pub use crate::core::status::{ClusterDetail, CurrentLock, LeaderInfo, LockStatus, NodeStatus};
+
+/// The README's Rust example is compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

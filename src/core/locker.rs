@@ -97,6 +97,12 @@ pub(crate) enum Outcome {
     NotOwned,
 }
 
+/// What `decide` says: write this generation, or stop with this outcome.
+enum Decision {
+    Write(Record),
+    Done(Outcome),
+}
+
 /// A head we read or wrote, and the monotonic time of the request that showed it.
 #[derive(Clone)]
 struct Known {
@@ -369,6 +375,7 @@ impl MongoLocker {
                 .known
                 .clone()
                 .filter(|k| k.basis.elapsed() < KNOWN_FOR);
+            let cached = known.is_some();
             let (head, basis) = match known {
                 Some(k) => (k.head, k.basis),
                 None => {
@@ -379,8 +386,14 @@ impl MongoLocker {
             let decided = Instant::now();
             let now = self.now();
             let next = match self.decide(intent, head.as_ref(), now) {
-                Ok(next) => next,
-                Err(outcome) => {
+                Decision::Write(next) => next,
+                // A cached head only ever saves the read before an insert (the
+                // insert checks it); any other answer comes from a fresh read.
+                Decision::Done(_) if cached => {
+                    self.forget();
+                    continue;
+                }
+                Decision::Done(outcome) => {
                     self.state().known = Some(Known { head, basis });
                     return Ok(outcome);
                 }
@@ -407,12 +420,7 @@ impl MongoLocker {
     // ---- private ----
 
     /// The generation to insert for `intent`, or the outcome when there is none.
-    fn decide(
-        &self,
-        intent: Intent,
-        head: Option<&Record>,
-        now: SystemTime,
-    ) -> std::result::Result<Record, Outcome> {
+    fn decide(&self, intent: Intent, head: Option<&Record>, now: SystemTime) -> Decision {
         let holder = head.map_or(Holder::Free, |h| h.holder(&self.uuid, now));
         let gen = head.map_or(1, |h| h.gen + 1);
         let expire = DateTime::from_system_time(now + self.ttl);
@@ -437,18 +445,18 @@ impl MongoLocker {
                 | Intent::Renew,
                 Holder::Me,
                 Some(h),
-            ) => Ok(fresh(true, h.fence, h.ts_created, expire)),
-            (Intent::Renew, _, _) => Err(Outcome::NotOwned),
+            ) => Decision::Write(fresh(true, h.fence, h.ts_created, expire)),
+            (Intent::Renew, _, _) => Decision::Done(Outcome::NotOwned),
             (Intent::Acquire { force: false, .. }, Holder::Other, Some(h)) => {
-                Err(Outcome::Held(h.clone()))
+                Decision::Done(Outcome::Held(h.clone()))
             }
-            (Intent::Acquire { .. }, _, _) => Ok(fresh(true, gen, written, expire)),
+            (Intent::Acquire { .. }, _, _) => Decision::Write(fresh(true, gen, written, expire)),
             (Intent::Release { force }, _, Some(h))
                 if h.locked && (force || h.uuid == self.uuid) =>
             {
-                Ok(fresh(false, h.fence, h.ts_created, written))
+                Decision::Write(fresh(false, h.fence, h.ts_created, written))
             }
-            (Intent::Release { .. }, _, _) => Err(Outcome::Nothing),
+            (Intent::Release { .. }, _, _) => Decision::Done(Outcome::Nothing),
         }
     }
 
