@@ -299,8 +299,15 @@ impl MongoLeaderElector {
 }
 
 impl Drop for MongoLeaderElector {
-    /// Stops the elector (releasing leadership) if it runs.
+    /// Stops the elector (releasing leadership) if it runs or leads.
     fn drop(&mut self) {
+        let busy = {
+            let st = self.inner.state();
+            st.running || st.term.is_some()
+        };
+        if !busy {
+            return;
+        }
         if let Err(e) = self.stop() {
             log_at!(Warn, "stopping elector {:?} on drop: {e}", self.key());
         }
