@@ -1,0 +1,252 @@
+/* Threads: freeing a locker while another thread waits in me_acquire on it, many threads
+ * sharing one locker handle, per-thread last-error messages, and mutual exclusion between
+ * lockers of one key used from several threads. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "testlib.h"
+
+static me_client *client;
+static char db[64];
+
+static me_locker *new_locker(const char *key, double ttl) {
+  me_locker_options o;
+  me_locker_options_init(&o);
+  o.ttl = ttl;
+  me_locker *l = NULL;
+  REQUIRE_OK(me_locker_new(client, db, key, &o, &l));
+  return l;
+}
+
+struct waiter {
+  me_locker *l;
+  double timeout;
+  volatile int done;
+  me_status st;
+  char msg[256];
+};
+
+static void *wait_acquire(void *arg) {
+  struct waiter *w = arg;
+  w->st = me_acquire(w->l, true, w->timeout, 0.05, false);
+  snprintf(w->msg, sizeof w->msg, "%s", me_last_error_message());
+  w->done = 1;
+  return NULL;
+}
+
+static void free_while_waiting(const char *key, double timeout) {
+  me_locker *holder = new_locker(key, 30), *l = new_locker(key, 30);
+  REQUIRE_OK(me_acquire(holder, false, ME_NO_TIMEOUT, 0.25, false));
+  struct waiter w = {l, timeout, 0, ME_ERR_INTERNAL, ""};
+  pthread_t t;
+  pthread_create(&t, NULL, wait_acquire, &w);
+  sleep_ms(500);
+  CHECK(!w.done, "the waiter is still waiting after 0.5 s (timeout %g)", timeout);
+  int64_t t0 = mono_ns();
+  me_locker_free(l);
+  bool returned = wait_flag(&w.done, 15.0);
+  double took = elapsed_s(t0);
+  CHECK(returned, "me_acquire returned after me_locker_free (%.2f s; bound 15 s)", took);
+  if (!returned) {
+    printf("        the waiter never returned: giving up (cannot join)\n");
+    exit(1);
+  }
+  pthread_join(t, NULL);
+  t_expect_st(w.st, ME_ERR_INVALID_STATE, "waiting me_acquire after me_locker_free", __FILE__, __LINE__);
+  CHECK(strlen(w.msg) > 0, "  with the waiter thread's message: \"%s\"", w.msg);
+  bool v = false;
+  EXPECT_ST(me_owned(holder, &v), ME_OK);
+  CHECK(v, "the holder still owns the lock");
+  me_locker_free(holder);
+}
+
+#define NTHREADS 8
+#define ROUNDS 15
+
+struct shared {
+  me_locker *l;
+  int id;
+  int bad;
+  char evidence[256];
+};
+
+static void *hammer(void *arg) {
+  struct shared *s = arg;
+  for (int i = 0; i < ROUNDS && !s->bad; i++) {
+    me_status st;
+    bool b;
+    char *js = NULL;
+    int64_t ms;
+#define OKAY(call, extra_ok)                                                                       \
+  do {                                                                                             \
+    st = (call);                                                                                   \
+    if (st != ME_OK && st != (extra_ok)) {                                                         \
+      s->bad = 1;                                                                                  \
+      snprintf(s->evidence, sizeof s->evidence, "thread %d round %d: %s -> %s: %s", s->id, i, #call, \
+               me_status_name((int)st), me_last_error_message());                                 \
+    }                                                                                              \
+  } while (0)
+    switch ((s->id + i) % 6) {
+      case 0: /* the lock is shared by every thread of this handle: acquiring renews */
+        OKAY(me_acquire(s->l, true, 20.0, 0.01, false), ME_OK);
+        break;
+      case 1:
+        OKAY(me_touch(s->l, &ms), ME_ERR_NOT_OWNED);
+        break;
+      case 2:
+        OKAY(me_release(s->l, false), ME_OK);
+        break;
+      case 3:
+        OKAY(me_locked(s->l, &b), ME_OK);
+        OKAY(me_owned(s->l, &b), ME_OK);
+        break;
+      case 4:
+        OKAY(me_get_current(s->l, &js), ME_OK);
+        if (js && !json_is_object(js)) {
+          s->bad = 1;
+          snprintf(s->evidence, sizeof s->evidence, "thread %d: get_current not JSON: %.200s", s->id, js);
+        }
+        me_string_free(js);
+        js = NULL;
+        OKAY(me_locker_status(s->l, &js), ME_OK);
+        if (!json_is_object(js)) {
+          s->bad = 1;
+          snprintf(s->evidence, sizeof s->evidence, "thread %d: status not JSON", s->id);
+        }
+        me_string_free(js);
+        break;
+      default: {
+        /* this thread's error message survives the other threads' successful calls */
+        st = me_locked(s->l, NULL);
+        char mine[128];
+        snprintf(mine, sizeof mine, "%s", me_last_error_message());
+        sleep_ms(10);
+        if (st != ME_ERR_INVALID_ARGUMENT || strstr(mine, "out") == NULL ||
+            strcmp(mine, me_last_error_message()) != 0) {
+          s->bad = 1;
+          snprintf(s->evidence, sizeof s->evidence, "thread %d: per-thread message lost: %s / \"%s\" / \"%s\"",
+                   s->id, me_status_name((int)st), mine, me_last_error_message());
+        }
+        if (strcmp(me_locker_key(s->l), "") == 0 || me_locker_pid(s->l) != getpid()) {
+          s->bad = 1;
+          snprintf(s->evidence, sizeof s->evidence, "thread %d: getters changed", s->id);
+        }
+        (void)me_locker_fence(s->l);
+        (void)me_locker_ts_expire(s->l, &ms);
+      }
+    }
+#undef OKAY
+  }
+  return NULL;
+}
+
+static void shared_handle(const char *key) {
+  section("8 threads share one locker handle (acquire/touch/release/locked/owned/JSON/getters)");
+  me_locker *l = new_locker(key, 30);
+  struct shared s[NTHREADS];
+  pthread_t t[NTHREADS];
+  int64_t t0 = mono_ns();
+  for (int i = 0; i < NTHREADS; i++) {
+    s[i].l = l;
+    s[i].id = i;
+    s[i].bad = 0;
+    s[i].evidence[0] = '\0';
+    pthread_create(&t[i], NULL, hammer, &s[i]);
+  }
+  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < NTHREADS; i++) {
+    CHECK(!s[i].bad, "thread %d: every call gave an allowed status%s%s", i, s[i].bad ? ": " : "",
+          s[i].evidence);
+  }
+  printf("  ..    %d threads x %d rounds took %.2f s\n", NTHREADS, ROUNDS, elapsed_s(t0));
+  EXPECT_ST(me_acquire(l, false, ME_NO_TIMEOUT, 0.25, false), ME_OK);
+  bool v = false;
+  EXPECT_ST(me_owned(l, &v), ME_OK);
+  CHECK(v, "the handle still works afterwards (owns the lock)");
+  me_locker_free(l);
+}
+
+/* Mutual exclusion inside one process: each thread has its own locker on one key. */
+struct excl {
+  const char *key;
+  int id;
+  int iterations;
+  int failures;
+  char evidence[256];
+};
+static pthread_mutex_t ex_mu = PTHREAD_MUTEX_INITIALIZER;
+static int ex_inside, ex_max_inside;
+static int64_t ex_last_fence;
+static int ex_fence_order_ok = 1;
+
+static void *exclusive_worker(void *arg) {
+  struct excl *x = arg;
+  me_locker *l = new_locker(x->key, 10);
+  for (int i = 0; i < x->iterations; i++) {
+    me_status st = me_acquire(l, true, 60.0, 0.02, false);
+    if (st != ME_OK) {
+      x->failures++;
+      snprintf(x->evidence, sizeof x->evidence, "acquire -> %s: %s", me_status_name((int)st),
+               me_last_error_message());
+      continue;
+    }
+    pthread_mutex_lock(&ex_mu);
+    ex_inside++;
+    if (ex_inside > ex_max_inside) ex_max_inside = ex_inside;
+    int64_t f = me_locker_fence(l);
+    if (f <= ex_last_fence) ex_fence_order_ok = 0;
+    ex_last_fence = f;
+    pthread_mutex_unlock(&ex_mu);
+    sleep_ms(15);
+    pthread_mutex_lock(&ex_mu);
+    ex_inside--;
+    pthread_mutex_unlock(&ex_mu);
+    st = me_release(l, false);
+    if (st != ME_OK) {
+      x->failures++;
+      snprintf(x->evidence, sizeof x->evidence, "release -> %s", me_status_name((int)st));
+    }
+  }
+  me_locker_free(l);
+  return NULL;
+}
+
+static void exclusion(const char *key) {
+  section("3 threads, one locker each, one key: never two holders, fences increase");
+  struct excl x[3];
+  pthread_t t[3];
+  int64_t t0 = mono_ns();
+  for (int i = 0; i < 3; i++) {
+    x[i].key = key;
+    x[i].id = i;
+    x[i].iterations = 3;
+    x[i].failures = 0;
+    x[i].evidence[0] = '\0';
+    pthread_create(&t[i], NULL, exclusive_worker, &x[i]);
+  }
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < 3; i++)
+    CHECK(x[i].failures == 0, "thread %d: all acquires and releases OK %s", i, x[i].evidence);
+  CHECK(ex_max_inside == 1, "at most one holder at a time (max seen %d)", ex_max_inside);
+  CHECK(ex_fence_order_ok, "fences strictly increase in holding order (last %lld)", (long long)ex_last_fence);
+  printf("  ..    9 exclusive holdings took %.2f s\n", elapsed_s(t0));
+}
+
+int main(void) {
+  test_begin("test_threads");
+  REQUIRE_OK(me_client_new(t_uri, &client));
+  warm_up(client);
+  rand_name(db, sizeof db, "ctest_threads");
+  char key[64];
+  section("me_locker_free while another thread waits in me_acquire (no timeout)");
+  rand_name(key, sizeof key, "freewait");
+  free_while_waiting(key, ME_NO_TIMEOUT);
+  section("me_locker_free while another thread waits in me_acquire (timeout 30 s)");
+  rand_name(key, sizeof key, "freewait2");
+  free_while_waiting(key, 30.0);
+  rand_name(key, sizeof key, "shared");
+  shared_handle(key);
+  rand_name(key, sizeof key, "excl");
+  exclusion(key);
+  me_client_free(client);
+  return test_end();
+}
