@@ -227,9 +227,11 @@ void me_elector_options_init(struct me_elector_options *opts);
  * of the transitions (`on_leader`, then `on_leader_loss`, ...), and none
  * after `me_elector_stop`/`me_elector_free` has returned. Exception: the
  * `on_leader_loss` caused by the caller's own `me_elector_stop`,
- * `me_elector_release` or `me_elector_free` fires on the caller's thread
- * before that call returns (when called from a callback: right after that
- * callback returns). Callbacks may call `me_elector_stop` and
+ * `me_elector_release` or `me_elector_free` fires before that call returns,
+ * on the caller's thread unless another thread is running callbacks at that
+ * moment (when called from a callback: right after that callback returns).
+ * On a release it fires before the release is written, so no other node
+ * leads before this one's `on_leader_loss` has run. Callbacks may call `me_elector_stop` and
  * `me_elector_release` on their own elector; they must not free it.
  *
  * `opts` may be NULL for the defaults. Ownership: on success `*out` is a new

@@ -95,6 +95,9 @@ pub(crate) enum Outcome {
     Held(Record),
     /// `Renew` of a lock we do not hold.
     NotOwned,
+    /// We wrote a holding, but its lease had ended by our clock when the
+    /// server's reply came (a round trip longer than the ttl): not held.
+    Late,
 }
 
 /// What `decide` says: write this generation, or stop with this outcome.
@@ -240,6 +243,18 @@ impl MongoLocker {
                     }
                     let nap = deadline.map_or(opts.step, |d| opts.step.min(d - now));
                     self.sleep(nap.max(Duration::from_millis(1)));
+                }
+                Outcome::Late if !opts.blocking => {
+                    return Err(Error::Database(format!(
+                        "the lease of {:?} ended before the server confirmed it (a round trip longer than the ttl)",
+                        self.key
+                    )))
+                }
+                Outcome::Late => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Error::AcquireTimeout(self.key.clone()));
+                    }
+                    self.sleep(opts.step.max(Duration::from_millis(1)));
                 }
                 Outcome::Nothing | Outcome::NotOwned => unreachable!("acquire never gives these"),
             }
@@ -405,6 +420,9 @@ impl MongoLocker {
             match won {
                 Ok(true) => {
                     self.record_win(&next, decided);
+                    if next.locked && decided.elapsed() >= self.ttl {
+                        return Ok(Outcome::Late);
+                    }
                     return Ok(Outcome::Wrote(next, decided));
                 }
                 Ok(false) => self.forget(),

@@ -330,7 +330,7 @@ int main(void) {
   test_begin("test_callbacks");
   if (getenv("ME_TEST_MEMCHECK")) TTL = 8.0;
   rand_name(db, sizeof db, "ctest_callbacks");
-  in_child(stop_in_loss_from_release, "stop inside a loss callback fired by release", 12, "B2");
+  in_child(stop_in_loss_from_release, "stop inside a loss callback fired by release", 12, NULL);
 
   REQUIRE_OK(me_client_new(t_uri, &client));
   warm_up(client);

@@ -59,12 +59,15 @@ impl Dispatcher {
     }
 
     /// Fires every queued event on this thread. Returns at once when called
-    /// from inside a callback (the outer dispatch fires what was queued); waits
-    /// while another thread dispatches.
-    pub fn run(&self, callbacks: &Callbacks) {
+    /// from inside a callback (the outer dispatch fires what was queued).
+    /// While another thread dispatches, `wait` waits for it to finish (then
+    /// fires what is left here); otherwise returns at once, leaving the events
+    /// to that thread, which drains the queue before it stops. The elector's
+    /// own thread never waits, so a callback on another thread may join it.
+    pub fn run(&self, callbacks: &Callbacks, wait: bool) {
         let me = thread::current().id();
         let mut q = self.lock();
-        if q.dispatcher == Some(me) {
+        if q.dispatcher == Some(me) || (!wait && q.dispatcher.is_some()) {
             return;
         }
         while q.dispatcher.is_some() {
@@ -106,14 +109,14 @@ mod tests {
             on_leader: Some(Arc::new(move || {
                 l1.lock().unwrap().push("leader");
                 d2.push(Event::LeaderLoss); // as a nested release() would
-                d2.run(&Callbacks::default()); // nested run returns at once
+                d2.run(&Callbacks::default(), true); // nested run returns at once
             })),
             on_leader_loss: Some(Arc::new(move || l2.lock().unwrap().push("loss"))),
             on_loop: Some(Arc::new(|| panic!("user bug"))),
         };
         d.push(Event::Loop);
         d.push(Event::Leader);
-        d.run(&cbs);
+        d.run(&cbs, true);
         assert_eq!(*log.lock().unwrap(), vec!["leader", "loss"]);
     }
 
@@ -139,12 +142,45 @@ mod tests {
                 thread::spawn(move || {
                     for _ in 0..10 {
                         d.push(Event::Loop);
-                        d.run(&cbs);
+                        d.run(&cbs, true);
                     }
                 })
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(overlaps.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_non_waiting_run_leaves_its_events_to_the_running_dispatcher() {
+        let d = Arc::new(Dispatcher::default());
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        let (f1, f2) = (fired.clone(), fired.clone());
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let cbs = Callbacks {
+            on_leader: Some(Arc::new(move || {
+                f1.lock().unwrap().push(("leader", thread::current().id()));
+                entered_tx.send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            })),
+            on_loop: Some(Arc::new(move || {
+                f2.lock().unwrap().push(("loop", thread::current().id()))
+            })),
+            ..Default::default()
+        };
+        d.push(Event::Leader);
+        let (d2, cbs2) = (d.clone(), cbs.clone());
+        let dispatcher = thread::spawn(move || d2.run(&cbs2, true));
+        entered_rx.recv().unwrap();
+        d.push(Event::Loop);
+        d.run(&cbs, false); // returns at once although a callback is running
+        go_tx.send(()).unwrap();
+        let dispatcher_id = dispatcher.thread().id();
+        dispatcher.join().unwrap();
+        let fired = fired.lock().unwrap();
+        assert_eq!(fired.len(), 2);
+        assert_eq!(fired[1], ("loop", dispatcher_id));
     }
 }

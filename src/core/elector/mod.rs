@@ -233,6 +233,20 @@ impl MongoLeaderElector {
         self.inner.release()
     }
 
+    /// Stops the elector if it runs or leads (releasing leadership); sends
+    /// nothing otherwise. Dropping an elector closes it.
+    pub fn close(&self) -> Result<()> {
+        let busy = {
+            let st = self.inner.state();
+            st.running || st.term.is_some()
+        };
+        if busy {
+            self.stop()
+        } else {
+            Ok(())
+        }
+    }
+
     /// One poll cycle: renew if leading, try to lead if not, report status,
     /// then fire the callbacks of what happened.
     pub fn poll(&self) -> Result<()> {
@@ -301,14 +315,7 @@ impl MongoLeaderElector {
 impl Drop for MongoLeaderElector {
     /// Stops the elector (releasing leadership) if it runs or leads.
     fn drop(&mut self) {
-        let busy = {
-            let st = self.inner.state();
-            st.running || st.term.is_some()
-        };
-        if !busy {
-            return;
-        }
-        if let Err(e) = self.stop() {
+        if let Err(e) = self.close() {
             log_at!(Warn, "stopping elector {:?} on drop: {e}", self.key());
         }
     }
@@ -343,8 +350,9 @@ impl Inner {
         st.term.is_some_and(|t| Instant::now() < t.step_down_at)
     }
 
+    /// Fires queued callbacks here, after any other thread's dispatch.
     fn dispatch(&self) {
-        self.events.run(&self.callbacks);
+        self.events.run(&self.callbacks, true);
     }
 
     /// The elector thread: poll, fire callbacks, sleep until the next poll or
@@ -357,7 +365,8 @@ impl Inner {
             if let Err(e) = self.poll_once() {
                 log_at!(Warn, "elector {:?}: poll failed: {e}", self.mlock.key());
             }
-            self.dispatch();
+            // Never wait for another thread's dispatch here: its callback may be joining us.
+            self.events.run(&self.callbacks, false);
             let mut st = self.state();
             loop {
                 if st.stop.is_some() {
@@ -395,23 +404,24 @@ impl Inner {
         self.wake.notify_all();
     }
 
+    /// Gives up leadership locally and fires `on_leader_loss` before writing
+    /// the release, so the application has stopped acting as leader before
+    /// any other node can lead.
     fn release(&self) -> Result<()> {
-        let res = {
+        let was_leader = {
             let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let was_leader = {
-                let mut st = self.state();
-                st.hold_off_until = Some(Instant::now() + self.ttl() / 2);
-                st.term.take().is_some()
-            };
-            if was_leader {
-                self.events.push(Event::LeaderLoss);
-            }
-            self.mlock
-                .transition(Intent::Release { force: false }, self.op_limit())
-                .map(|_| ())
+            let mut st = self.state();
+            st.hold_off_until = Some(Instant::now() + self.ttl() / 2);
+            st.term.take().is_some()
         };
-        self.dispatch();
-        res
+        if was_leader {
+            self.events.push(Event::LeaderLoss);
+            self.dispatch();
+        }
+        let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.mlock
+            .transition(Intent::Release { force: false }, self.op_limit())
+            .map(|_| ())
     }
 
     /// Steps down if the lease has run out; true if it did.
@@ -438,7 +448,11 @@ impl Inner {
         let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
         let now_wall = self.mlock.now();
         self.state().last_poll = Some(now_wall);
-        self.step_down_if_due();
+        if self.step_down_if_due() {
+            // Let on_leader_loss fire now, before any database call; poll again at once.
+            self.state().next_poll = Some(Instant::now());
+            return Ok(());
+        }
         let (term, stopping, held_off) = {
             let st = self.state();
             let held_off = st.hold_off_until.is_some_and(|t| Instant::now() < t);
@@ -520,7 +534,7 @@ impl Inner {
                 *next = (*next).min(left + jitter + Duration::from_millis(5));
                 *head = Some(rec);
             }
-            Outcome::Nothing | Outcome::NotOwned => {}
+            Outcome::Nothing | Outcome::NotOwned | Outcome::Late => {}
         }
         Ok(())
     }
