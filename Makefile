@@ -11,7 +11,7 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB := target/release/libmongoelector.so
 export MONGOELECTOR_ROOT := $(CURDIR)
 
-.PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python lint demo bench soak install clean
+.PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python test-reliability lint demo bench soak fuzz install clean
 
 all: lib
 
@@ -25,7 +25,7 @@ test: lib
 	MONGOELECTOR_TEST_URI="$$uri" $(MAKE) --no-print-directory test-suites; rc=$$?; \
 	scripts/test-server stop; exit $$rc
 
-test-suites: lint test-rust test-c test-go test-cpp test-python
+test-suites: lint test-rust test-c test-go test-cpp test-python test-reliability
 
 lint:
 	cargo fmt --check
@@ -47,15 +47,24 @@ test-cpp:
 test-python:
 	bindings/python/test.sh
 
+test-reliability:
+	tests/reliability/test.sh
+
 demo: lib
 	demo/run.sh
 
 bench: lib
 	bench/run.sh
 
+# Fuzzes random C-ABI call sequences with ASan for FUZZ_SECONDS (nightly toolchain).
+FUZZ_SECONDS ?= 120
+fuzz: lib
+	fuzz/run.sh $(FUZZ_SECONDS)
+
 soak: lib
 	@uri=$$(scripts/test-server start) || exit 1; \
-	MONGOELECTOR_TEST_URI="$$uri" MONGOELECTOR_SOAK=1 cargo test --release -- --ignored --test-threads=1; rc=$$?; \
+	export MONGOELECTOR_TEST_URI="$$uri" MONGOELECTOR_SOAK=1; \
+	cargo test --release -- --ignored --test-threads=1 && tests/reliability/test.sh; rc=$$?; \
 	scripts/test-server stop; exit $$rc
 
 install: lib

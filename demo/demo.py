@@ -28,8 +28,8 @@ LOCK = "demo-shared-lock"
 # The same two programs in every language (see tests/README.md).
 PROGRAMS = {
     "c": ([str(ROOT / "target/c/me_elector")], [str(ROOT / "target/c/me_contender")]),
-    "go": ([str(ROOT / "target/go/elector")], [str(ROOT / "target/go/contender")]),
-    "cpp": ([str(ROOT / "target/cpp-build/examples/elector")], [str(ROOT / "target/cpp-build/examples/contender")]),
+    "go": ([str(ROOT / "target/demo/go/elector")], [str(ROOT / "target/demo/go/contender")]),
+    "cpp": ([str(ROOT / "target/demo/cpp/bin/me_elector")], [str(ROOT / "target/demo/cpp/bin/me_contender")]),
     "python": (
         [sys.executable, str(ROOT / "bindings/python/examples/elector.py")],
         [sys.executable, str(ROOT / "bindings/python/examples/contender.py")],
