@@ -382,8 +382,11 @@ impl MongoLocker {
     /// One decision and at most one insert per round, until an insert wins or
     /// the head says there is nothing to write. E11000 means someone else
     /// moved first: forget what we knew, re-read and decide again.
+    /// `limit` bounds the whole transition, all its round trips together.
     pub(crate) fn transition(&self, intent: Intent, limit: Duration) -> Result<Outcome> {
         self.check_open_unless_release(intent)?;
+        let end = Instant::now() + limit;
+        let left = || end.saturating_duration_since(Instant::now());
         loop {
             let known = self
                 .state()
@@ -395,7 +398,7 @@ impl MongoLocker {
                 Some(k) => (k.head, k.basis),
                 None => {
                     let sent = Instant::now();
-                    (self.store.head(&self.key, limit)?, sent)
+                    (self.store.head(&self.key, left())?, sent)
                 }
             };
             let decided = Instant::now();
@@ -413,9 +416,9 @@ impl MongoLocker {
                     return Ok(outcome);
                 }
             };
-            let won = self.store.insert(&next, limit).and_then(|res| {
+            let won = self.store.insert(&next, left()).and_then(|res| {
                 Ok(res == Insert::Won
-                    && (basis.elapsed() < VERIFY_AFTER || self.still_head(&next, limit)?))
+                    && (basis.elapsed() < VERIFY_AFTER || self.still_head(&next, left())?))
             });
             match won {
                 Ok(true) => {

@@ -81,6 +81,8 @@ struct State {
     next_poll: Option<Instant>,
     /// After release(), leave the lock to the others for a while.
     hold_off_until: Option<Instant>,
+    /// release() calls under way (not competing meanwhile).
+    releasing: u32,
     last_report: Option<(Instant, bool)>,
     last_member_sweep: Option<Instant>,
 }
@@ -407,11 +409,13 @@ impl Inner {
     /// Gives up leadership locally and fires `on_leader_loss` before writing
     /// the release, so the application has stopped acting as leader before
     /// any other node can lead.
+    /// The node stays out of the race while the release is under way and for
+    /// half a ttl after it is written, so another node can take over.
     fn release(&self) -> Result<()> {
         let was_leader = {
             let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
             let mut st = self.state();
-            st.hold_off_until = Some(Instant::now() + self.ttl() / 2);
+            st.releasing += 1;
             st.term.take().is_some()
         };
         if was_leader {
@@ -419,9 +423,14 @@ impl Inner {
             self.dispatch();
         }
         let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.mlock
+        let res = self
+            .mlock
             .transition(Intent::Release { force: false }, self.op_limit())
-            .map(|_| ())
+            .map(|_| ());
+        let mut st = self.state();
+        st.releasing -= 1;
+        st.hold_off_until = Some(Instant::now() + self.ttl() / 2);
+        res
     }
 
     /// Steps down if the lease has run out; true if it did.
@@ -455,7 +464,8 @@ impl Inner {
         }
         let (term, stopping, held_off) = {
             let st = self.state();
-            let held_off = st.hold_off_until.is_some_and(|t| Instant::now() < t);
+            let held_off =
+                st.releasing > 0 || st.hold_off_until.is_some_and(|t| Instant::now() < t);
             (st.term, st.stop.is_some(), held_off)
         };
         let mut next = self.interval();
