@@ -153,12 +153,16 @@ def test_bad_network_acquire_returns_within_timeout(badnet):
     assert len(phases) >= 5, f"acquire calls did not cover every phase: {phases}"
 
 
-def test_slow_holder_never_gets_an_expired_lease(uri, dbname):
+@pytest.mark.parametrize("latency", [0.9, 0.5])
+def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
     """Property (mutual exclusion with latency near the ttl): locker A talks to
-    the server through 0.9 s of latency each way (round trip > its ttl 1.5 s),
-    locker B directly; both loop acquire/hold/release on one key. When me_acquire
-    returns ME_OK the caller holds a live lease: its expiry (me_locker_ts_expire)
-    is still in the future, and A's and B's hold intervals never overlap."""
+    the server through `latency` each way, locker B directly; both loop
+    acquire/hold/release on one key, ttl 1.5 s. When me_acquire returns ME_OK
+    the caller holds a live lease: its expiry (me_locker_ts_expire) is still in
+    the future, and A's and B's hold intervals never overlap. With 0.9 s (a
+    round trip longer than the ttl) every lease A writes has ended before the
+    server's answer reaches it, so A must never be told it holds the lock; with
+    0.5 s A can and must win sometimes."""
     proxy = FaultProxy(upstream(uri)).start()
     ca, cb = melib.client_new(proxied(uri, proxy.port)), melib.client_new(uri)
     la = melib.locker_new(ca, dbname, "slow", ttl=1.5, timeparanoid=False)
@@ -166,7 +170,7 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname):
     holds, expired, errors = [], [], []
     stop = threading.Event()
 
-    def worker(name, lk, hold):
+    def worker(name, lk, hold, gap):
         while not stop.is_set():
             st = lib().me_acquire(lk, True, 8.0, 0.05, False)
             if st != 0:
@@ -181,11 +185,13 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname):
             time.sleep(hold)
             holds.append((name, 0, lib().me_locker_fence(lk), t1, mono_ns()))
             lib().me_release(lk, False)
-            time.sleep(0.05)
+            time.sleep(gap)
 
-    proxy.set(latency=0.9)
-    ta = threading.Thread(target=worker, args=("A(slow)", la, 0.2), daemon=True)
-    tb = threading.Thread(target=worker, args=("B(direct)", lb, 1.0), daemon=True)
+    proxy.set(latency=latency)
+    # B pauses between holds long enough for A's one-second round trips to
+    # find the lock free (there is no FIFO fairness: see the issue notes).
+    ta = threading.Thread(target=worker, args=("A(slow)", la, 0.2, 0.05), daemon=True)
+    tb = threading.Thread(target=worker, args=("B(direct)", lb, 1.0, 1.5), daemon=True)
     ta.start(), tb.start()
     time.sleep(15)
     stop.set()
@@ -200,6 +206,10 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname):
     story = "\nholds (who, fence, start, end):\n" + "\n".join(
         f"  {h[0]} fence {h[2]} {fmt_ns(h[3], t0)}..{fmt_ns(h[4], t0)}" for h in sorted(holds, key=lambda h: h[3]))
     log(f"slow holder: {len(holds)} holds, {len(errors)} errors {errors[:3]}")
-    assert {h[0] for h in holds} == {"A(slow)", "B(direct)"}, "both lockers must have held the lock" + story
+    if latency * 2 > 1.5:
+        assert {h[0] for h in holds} == {"B(direct)"}, "A was told it holds a lease that had ended" + story
+        assert any(e[0] == "A(slow)" for e in errors), "A never tried" + story
+    else:
+        assert {h[0] for h in holds} == {"A(slow)", "B(direct)"}, "both lockers must have held the lock" + story
     assert not expired, f"me_acquire returned ME_OK with an already expired lease: {expired[:5]}" + story
     assert not overlaps, "overlapping holds:\n" + "\n".join(f"  {a}\n  {b}" for a, b in overlaps[:5]) + story
