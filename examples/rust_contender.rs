@@ -1,4 +1,4 @@
-//! The cross-language contender program (lang `rust`), see docs/helpers-brief.md:
+//! The cross-language contender program (lang `rust`), see tests/README.md:
 //!
 //! `rust_contender URI DB KEY ITERATIONS HOLD_MS LOGFILE`
 //!

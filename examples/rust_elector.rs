@@ -1,4 +1,4 @@
-//! The cross-language elector program (lang `rust`), see docs/helpers-brief.md:
+//! The cross-language elector program (lang `rust`), see tests/README.md:
 //!
 //! `rust_elector URI DB KEY TTL_S RUN_S`
 //!

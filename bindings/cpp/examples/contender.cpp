@@ -1,4 +1,4 @@
-// Cross-language contender (C++): see docs/helpers-brief.md.
+// Cross-language contender (C++): see tests/README.md.
 //   me_contender URI DB KEY ITERATIONS HOLD_MS LOGFILE
 // ITERATIONS times: blocking acquire of KEY (ttl 10 s, default step), hold it
 // HOLD_MS, release, then append "cpp <pid> <fence> <start_ns> <end_ns>" to

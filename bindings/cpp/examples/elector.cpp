@@ -1,4 +1,4 @@
-// Cross-language elector (C++): see docs/helpers-brief.md.
+// Cross-language elector (C++): see tests/README.md.
 //   me_elector URI DB KEY TTL_S RUN_S      (RUN_S 0: until SIGTERM/SIGINT)
 // Prints "leader cpp <pid> <mono_ns>" / "loss cpp <pid> <mono_ns>" per event,
 // flushed; on SIGTERM/SIGINT or after RUN_S it stops the elector (releasing
