@@ -121,13 +121,7 @@ impl Store {
             .keys(doc! {"key": 1, "gen": -1})
             .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
             .build();
-        let res = runtime::run(limit, "creating the lock index", async {
-            self.coll
-                .create_index(model)
-                .await
-                .map_err(|e| self.db.client().db_error(e))
-        });
-        if let Err(e) = res {
+        if let Err(e) = create_index(&self.db, &self.coll, model, limit) {
             log_at!(
                 Warn,
                 "could not create index {INDEX_NAME} on {}: {e}",
@@ -135,6 +129,21 @@ impl Store {
             );
         }
     }
+}
+
+/// Creates one index (a no-op on the server when it exists as asked).
+pub(crate) fn create_index(
+    db: &Database,
+    coll: &Collection<Document>,
+    model: IndexModel,
+    limit: Duration,
+) -> Result<()> {
+    runtime::run(limit, "creating an index", async {
+        coll.create_index(model)
+            .await
+            .map_err(|e| db.client().db_error(e))?;
+        Ok(())
+    })
 }
 
 /// True for E11000, however the server or driver wraps it.

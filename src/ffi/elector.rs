@@ -238,9 +238,7 @@ pub unsafe extern "C" fn me_elector_leader_exists(
 /// `elector` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_running(elector: *const me_elector) -> bool {
-    boundary::infallible(false, || {
-        elector.as_ref().is_some_and(|h| h.elector.running())
-    })
+    handles::getter(elector, false, |h| h.elector.running())
 }
 
 /// Seconds until the next poll of a running elector (a quarter ttl when
@@ -250,11 +248,7 @@ pub unsafe extern "C" fn me_elector_running(elector: *const me_elector) -> bool 
 /// `elector` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_poll_wait(elector: *const me_elector) -> f64 {
-    boundary::infallible(0.0, || {
-        elector
-            .as_ref()
-            .map_or(0.0, |h| h.elector.poll_wait().as_secs_f64())
-    })
+    handles::getter(elector, 0.0, |h| h.elector.poll_wait().as_secs_f64())
 }
 
 /// The leader lease in seconds; 0 for NULL.
@@ -263,11 +257,7 @@ pub unsafe extern "C" fn me_elector_poll_wait(elector: *const me_elector) -> f64
 /// `elector` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_ttl(elector: *const me_elector) -> f64 {
-    boundary::infallible(0.0, || {
-        elector
-            .as_ref()
-            .map_or(0.0, |h| h.elector.ttl().as_secs_f64())
-    })
+    handles::getter(elector, 0.0, |h| h.elector.ttl().as_secs_f64())
 }
 
 /// The group key. Borrowed: valid while the elector lives; NULL for NULL.
@@ -276,11 +266,7 @@ pub unsafe extern "C" fn me_elector_ttl(elector: *const me_elector) -> f64 {
 /// `elector` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_key(elector: *const me_elector) -> *const c_char {
-    boundary::infallible(std::ptr::null(), || {
-        elector
-            .as_ref()
-            .map_or(std::ptr::null(), |h| h.key.as_ptr())
-    })
+    handles::getter(elector, std::ptr::null(), |h| h.key.as_ptr())
 }
 
 /// The elector's lock (the seed's `mlock`). Borrowed: valid while the
@@ -290,11 +276,7 @@ pub unsafe extern "C" fn me_elector_key(elector: *const me_elector) -> *const c_
 /// `elector` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_locker(elector: *const me_elector) -> *const me_locker {
-    boundary::infallible(std::ptr::null(), || {
-        elector
-            .as_ref()
-            .map_or(std::ptr::null(), |h| Arc::as_ptr(&h.locker))
-    })
+    handles::getter(elector, std::ptr::null(), |h| Arc::as_ptr(&h.locker))
 }
 
 /// Writes this node's status as a JSON object to `*json_out`: the locker

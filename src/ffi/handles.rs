@@ -30,3 +30,12 @@ pub(crate) unsafe fn borrow<T>(p: *const T, name: &str) -> Result<Arc<T>> {
 pub(crate) unsafe fn release<T>(p: *mut T) -> Arc<T> {
     Arc::from_raw(p.cast_const())
 }
+
+/// The body of a getter: `get` applied to the handle, `fallback` for NULL
+/// (or, should it panic, with the panic recorded as the last error).
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` made by this library.
+pub(crate) unsafe fn getter<T, R: Copy>(p: *const T, fallback: R, get: impl FnOnce(&T) -> R) -> R {
+    super::boundary::infallible(fallback, || p.as_ref().map_or(fallback, get))
+}

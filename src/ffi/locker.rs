@@ -303,9 +303,7 @@ pub unsafe extern "C" fn me_locker_status(
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_key(locker: *const me_locker) -> *const c_char {
-    boundary::infallible(std::ptr::null(), || {
-        locker.as_ref().map_or(std::ptr::null(), |h| h.key.as_ptr())
-    })
+    handles::getter(locker, std::ptr::null(), |h| h.key.as_ptr())
 }
 
 /// This locker's uuid (its identity in lock documents). Borrowed: valid
@@ -315,11 +313,7 @@ pub unsafe extern "C" fn me_locker_key(locker: *const me_locker) -> *const c_cha
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_uuid(locker: *const me_locker) -> *const c_char {
-    boundary::infallible(std::ptr::null(), || {
-        locker
-            .as_ref()
-            .map_or(std::ptr::null(), |h| h.uuid.as_ptr())
-    })
+    handles::getter(locker, std::ptr::null(), |h| h.uuid.as_ptr())
 }
 
 /// This host's name as recorded in lock documents. Borrowed: valid while the
@@ -329,11 +323,7 @@ pub unsafe extern "C" fn me_locker_uuid(locker: *const me_locker) -> *const c_ch
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_host(locker: *const me_locker) -> *const c_char {
-    boundary::infallible(std::ptr::null(), || {
-        locker
-            .as_ref()
-            .map_or(std::ptr::null(), |h| h.host.as_ptr())
-    })
+    handles::getter(locker, std::ptr::null(), |h| h.host.as_ptr())
 }
 
 /// This process's id as recorded in lock documents; 0 for a NULL locker.
@@ -342,7 +332,7 @@ pub unsafe extern "C" fn me_locker_host(locker: *const me_locker) -> *const c_ch
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_pid(locker: *const me_locker) -> i64 {
-    boundary::infallible(0, || locker.as_ref().map_or(0, |h| h.locker.pid()))
+    handles::getter(locker, 0, |h| h.locker.pid())
 }
 
 /// Writes the expiry of this locker's latest acquisition or renewal (ms since
@@ -375,7 +365,7 @@ pub unsafe extern "C" fn me_locker_ts_expire(locker: *const me_locker, out_ms: *
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_fence(locker: *const me_locker) -> i64 {
-    boundary::infallible(0, || locker.as_ref().map_or(0, |h| h.locker.fence()))
+    handles::getter(locker, 0, |h| h.locker.fence())
 }
 
 /// The lease length of a locker in seconds (0 for NULL).
@@ -384,11 +374,7 @@ pub unsafe extern "C" fn me_locker_fence(locker: *const me_locker) -> i64 {
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_ttl(locker: *const me_locker) -> f64 {
-    boundary::infallible(0.0, || {
-        locker
-            .as_ref()
-            .map_or(0.0, |h| h.locker.ttl().as_secs_f64())
-    })
+    handles::getter(locker, 0.0, |h| h.locker.ttl().as_secs_f64())
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use mongodb::{Collection, IndexModel};
 use crate::core::client::Database;
 use crate::core::error::Result;
 use crate::core::log::log_at;
-use crate::core::runtime;
 use crate::core::status::{LockStatus, NodeStatus};
+use crate::core::{runtime, store};
 
 pub const STATUS_COLLECTION: &str = "elector.leader_status";
 /// A member whose latest report is older than this many ttls is dead.
@@ -126,13 +126,7 @@ impl Members {
             )
             .build();
         for model in [ttl_index, key_index] {
-            let res = runtime::run(limit, "creating status indexes", async {
-                self.coll
-                    .create_index(model)
-                    .await
-                    .map_err(|e| self.db.client().db_error(e))
-            });
-            if let Err(e) = res {
+            if let Err(e) = store::create_index(&self.db, &self.coll, model, limit) {
                 log_at!(
                     Debug,
                     "status index not created (dead members are removed by the leader): {e}"
