@@ -131,11 +131,6 @@ def test_non_blocking_acquire_raises_lock_exists(db):
     assert c.acquire(blocking=False) is True and c.owned()
 
 
-@pytest.mark.xfail(
-    reason="core bug (src/core/locker.rs transition): a head cached for KNOWN_FOR (5 s) is trusted for a "
-    "'held' decision, so a locker that just saw the lock held reports LockExists after it was released",
-    strict=False,
-)
 def test_release_is_seen_at_once_by_a_locker_that_saw_it_held(db):
     a = MongoLocker("res", db, ttl=30)
     b = MongoLocker("res", db, ttl=30)
