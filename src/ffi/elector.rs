@@ -143,8 +143,7 @@ pub unsafe extern "C" fn me_elector_new(
 
 macro_rules! elector_call {
     ($elector:expr, |$e:ident| $body:expr) => {
-        boundary::call(|| {
-            let h = handles::borrow($elector.cast_const(), "elector")?;
+        handles::call_with($elector.cast_const(), "elector", |h| {
             let $e = &h.elector;
             $body
         })

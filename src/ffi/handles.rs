@@ -39,3 +39,19 @@ pub(crate) unsafe fn release<T>(p: *mut T) -> Arc<T> {
 pub(crate) unsafe fn getter<T, R: Copy>(p: *const T, fallback: R, get: impl FnOnce(&T) -> R) -> R {
     super::boundary::infallible(fallback, || p.as_ref().map_or(fallback, get))
 }
+
+/// The body of a fallible call on the handle `p` (named `name` in errors):
+/// takes this call's reference to it, then runs `body` inside the boundary.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` made by this library.
+pub(crate) unsafe fn call_with<T>(
+    p: *const T,
+    name: &str,
+    body: impl FnOnce(&T) -> crate::core::error::Result<()>,
+) -> super::status::me_status {
+    super::boundary::call(|| {
+        let h = borrow(p, name)?;
+        body(&h)
+    })
+}

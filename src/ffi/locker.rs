@@ -174,8 +174,7 @@ pub unsafe extern "C" fn me_acquire(
     step: f64,
     force: bool,
 ) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         h.locker
             .acquire(acquire_options(blocking, timeout, step, force)?)
     })
@@ -190,8 +189,7 @@ pub unsafe extern "C" fn me_acquire(
 /// `locker` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn me_release(locker: *mut me_locker, force: bool) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         h.locker.release(force).map(|_| ())
     })
 }
@@ -212,8 +210,7 @@ fn millis(t: SystemTime) -> i64 {
 /// `locker` is NULL or a live handle; `new_expire_ms` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_touch(locker: *mut me_locker, new_expire_ms: *mut i64) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         let t = h.locker.touch()?;
         if let Some(out) = new_expire_ms.as_mut() {
             *out = millis(t);
@@ -229,8 +226,7 @@ pub unsafe extern "C" fn me_touch(locker: *mut me_locker, new_expire_ms: *mut i6
 /// `locker` is NULL or a live handle; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_locked(locker: *mut me_locker, out: *mut bool) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         let out = args::out(out, "out")?;
         *out = h.locker.locked()?;
         Ok(())
@@ -244,8 +240,7 @@ pub unsafe extern "C" fn me_locked(locker: *mut me_locker, out: *mut bool) -> me
 /// `locker` is NULL or a live handle; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_owned(locker: *mut me_locker, out: *mut bool) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         let out = args::out(out, "out")?;
         *out = h.locker.owned()?;
         Ok(())
@@ -265,8 +260,7 @@ pub unsafe extern "C" fn me_get_current(
     locker: *mut me_locker,
     json_out: *mut *mut c_char,
 ) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         let out = args::out(json_out, "json_out")?;
         let current = h.locker.get_current()?;
         *out = current.map_or(std::ptr::null_mut(), |c| {
@@ -289,8 +283,7 @@ pub unsafe extern "C" fn me_locker_status(
     locker: *mut me_locker,
     json_out: *mut *mut c_char,
 ) -> me_status {
-    boundary::call(|| {
-        let h = handles::borrow(locker.cast_const(), "locker")?;
+    handles::call_with(locker.cast_const(), "locker", |h| {
         let out = args::out(json_out, "json_out")?;
         *out = args::owned_string(json::lock_status(&h.locker.status()?).to_string());
         Ok(())
