@@ -35,8 +35,10 @@ echo "== consumer with find_package(mongoelector)"
 cmake -S "$here/consumer" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/build"
 # The consumer must load the installed library, not the in-tree one.
-ldd "$tmp/build/consumer" | grep -q "$prefix/lib/libmongoelector.so" \
-  || { echo "FAIL: consumer does not link the installed library"; ldd "$tmp/build/consumer"; exit 1; }
+# (ldd's output is read whole first: `ldd | grep -q` fails under pipefail when grep exits early.)
+libs=$(ldd "$tmp/build/consumer")
+grep -q "$prefix/lib/libmongoelector.so" <<<"$libs" \
+  || { echo "FAIL: consumer does not link the installed library"; echo "$libs"; exit 1; }
 "$tmp/build/consumer" "$MONGOELECTOR_TEST_URI" "cpp_install_$$"
 
 echo "== a version the package does not satisfy is refused"
