@@ -213,6 +213,26 @@ fn start_stop_observers_and_status() {
     assert_eq!(ev.transitions(), vec!["leader", "loss", "leader", "loss"]);
 }
 
+/// Starts `a` and waits until it leads, then starts `b` and waits for
+/// `loops` of its poll cycles (as a follower).
+fn lead_then_follow(
+    a: &MongoLeaderElector,
+    b: &MongoLeaderElector,
+    b_events: &Events,
+    loops: usize,
+) {
+    a.start(false).unwrap();
+    assert!(
+        wait_until(LEAD_LIMIT, || a.is_leader()),
+        "the first elector never led"
+    );
+    b.start(false).unwrap();
+    assert!(
+        wait_until(LEAD_LIMIT, || b_events.loops() >= loops),
+        "the follower never polled {loops} times"
+    );
+}
+
 #[test]
 fn stop_returns_promptly_with_a_long_ttl() {
     let (_c, db) = fresh_db("prompt");
@@ -220,13 +240,7 @@ fn stop_returns_promptly_with_a_long_ttl() {
     let (ea, eb) = (Events::default(), Events::default());
     let a = elector(&db, "svc", ea.options(ttl));
     let b = elector(&db, "svc", eb.options(ttl));
-    a.start(false).unwrap();
-    assert!(wait_until(LEAD_LIMIT, || a.is_leader()));
-    b.start(false).unwrap();
-    assert!(
-        wait_until(LEAD_LIMIT, || eb.loops() >= 1),
-        "follower never polled"
-    );
+    lead_then_follow(&a, &b, &eb, 1);
     std::thread::sleep(Duration::from_millis(200)); // both now sleep out a long interval
     assert!(
         b.poll_wait() > Duration::from_secs(2),
@@ -254,10 +268,7 @@ fn graceful_handoff_and_callback_order() {
     let (ea, eb) = (Events::default(), Events::default());
     let a = elector(&db, "svc", ea.options(ttl));
     let b = elector(&db, "svc", eb.options(ttl));
-    a.start(false).unwrap();
-    assert!(wait_until(LEAD_LIMIT, || a.is_leader()));
-    b.start(false).unwrap();
-    assert!(wait_until(LEAD_LIMIT, || eb.loops() >= 2));
+    lead_then_follow(&a, &b, &eb, 2);
     assert!(!b.is_leader() && b.leader_exists().unwrap());
     let fa = a.mlock().fence();
 
@@ -322,10 +333,7 @@ fn graceful_release_lets_on_leader_loss_finish_before_another_leads() {
         },
     );
     let b = elector(&db, "svc", eb.options(ttl));
-    a.start(false).unwrap();
-    assert!(wait_until(LEAD_LIMIT, || a.is_leader()));
-    b.start(false).unwrap();
-    assert!(wait_until(LEAD_LIMIT, || eb.loops() >= 2));
+    lead_then_follow(&a, &b, &eb, 2);
     a.release().unwrap();
     assert!(
         wait_until(Duration::from_secs(3), || eb.count("leader") == 1),

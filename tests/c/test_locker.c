@@ -8,14 +8,7 @@
 static me_client *client;
 static char db[64];
 
-static me_locker *new_locker(const char *key, double ttl) {
-  me_locker_options o;
-  me_locker_options_init(&o);
-  o.ttl = ttl;
-  me_locker *l = NULL;
-  REQUIRE_OK(me_locker_new(client, db, key, &o, &l));
-  return l;
-}
+static me_locker *new_locker(const char *key, double ttl) { return locker_with_ttl(client, db, key, ttl); }
 
 static void options_defaults(void) {
   section("me_locker_options_init defaults");

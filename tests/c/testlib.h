@@ -153,6 +153,16 @@ static inline void warm_up(me_client *c) {
 }
 
 /* A random name "<prefix>_<pid>_<hex>" (database per test, random keys); at most 63 chars. */
+/* A locker on `key` in `db` with default options but `ttl`; exits on failure. */
+static inline me_locker *locker_with_ttl(me_client *c, const char *db, const char *key, double ttl) {
+  me_locker_options o;
+  me_locker_options_init(&o);
+  o.ttl = ttl;
+  me_locker *l = NULL;
+  REQUIRE_OK(me_locker_new(c, db, key, &o, &l));
+  return l;
+}
+
 static inline void rand_name(char *buf, size_t n, const char *prefix) {
   snprintf(buf, n, "%.30s_%ld_%08x%04x", prefix, (long)getpid(), (unsigned)rand(),
            (unsigned)(rand() & 0xffff));
