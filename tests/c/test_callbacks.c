@@ -27,7 +27,7 @@ struct rec {
   int action_count;
   me_status action_st;
   double action_took;
-  volatile int action_done;
+  int action_done;
 };
 
 static struct rec *expected_ud;
@@ -50,7 +50,7 @@ static void do_action(struct rec *r, me_status (*fn)(me_elector *)) {
   int64_t t0 = mono_ns();
   r->action_st = fn(r->e);
   r->action_took = elapsed_s(t0);
-  r->action_done = 1;
+  flag_set(&r->action_done);
 }
 
 static void on_leader(void *ud) {
@@ -73,7 +73,7 @@ static void on_loss(void *ud) {
   if (r->n < (int)sizeof r->seq - 1) r->seq[r->n++] = 'X';
   if (pthread_equal(pthread_self(), r->caller)) r->loss_on_caller++;
   pthread_mutex_unlock(&r->mu);
-  if (r->action == STOP_IN_LOSS_AFTER_SLEEP && !r->action_done) {
+  if (r->action == STOP_IN_LOSS_AFTER_SLEEP && !flag_get(&r->action_done)) {
     sleep_ms(1200); /* long enough for the elector thread to finish a poll cycle meanwhile */
     do_action(r, me_elector_stop);
   }
@@ -105,6 +105,14 @@ static me_elector *new_elector(struct rec *r, const char *key, double ttl, enum 
   o.user_data = r;
   REQUIRE_OK(me_elector_new(client, db, key, &o, &r->e));
   return r->e;
+}
+
+/* on_loop's count, read under the lock (the elector thread writes it meanwhile). */
+static int loops_of(struct rec *r) {
+  pthread_mutex_lock(&r->mu);
+  int n = r->loops;
+  pthread_mutex_unlock(&r->mu);
+  return n;
 }
 
 /* Snapshot of the counters, to show nothing fires later. */
@@ -151,8 +159,8 @@ static void order_threads_and_stop(const char *key) {
   REQUIRE_OK(me_elector_start(e, false));
   CHECK(wait_seq(&r, "L", 15), "on_leader fired (seq \"%s\")", r.seq);
   int64_t t0 = mono_ns();
-  while (r.loops < 3 && elapsed_s(t0) < 15) sleep_ms(10);
-  CHECK(r.loops >= 3, "on_loop fires every poll cycle (%d loops)", r.loops);
+  while (loops_of(&r) < 3 && elapsed_s(t0) < 15) sleep_ms(10);
+  CHECK(loops_of(&r) >= 3, "on_loop fires every poll cycle (%d loops)", loops_of(&r));
   CHECK(r.leader_on_caller == 0, "on_leader ran on the elector's thread, not the caller's");
   /* manual polls from this thread while the elector thread runs: callbacks never overlap */
   for (int i = 0; i < 5; i++) EXPECT_ST(me_elector_poll(e), ME_OK);
@@ -184,8 +192,8 @@ static void release_from_callback(const char *key) {
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, RELEASE_IN_LEADER);
   REQUIRE_OK(me_elector_start(e, false));
-  CHECK(wait_flag(&r.action_done, 15), "on_leader called me_elector_release and it returned (%.2f s)",
-        r.action_took);
+  bool done = wait_flag(&r.action_done, 15); /* before reading action_took, which it publishes */
+  CHECK(done, "on_leader called me_elector_release and it returned (%.2f s)", r.action_took);
   t_expect_st(r.action_st, ME_OK, "me_elector_release inside on_leader", __FILE__, __LINE__);
   CHECK(r.action_took < 5.0, "  without blocking (%.2f s)", r.action_took);
   CHECK(wait_seq(&r, "LXL", 15), "loss right after the callback, then leader again after the hold-off (seq \"%s\")",
@@ -203,7 +211,8 @@ static void stop_from_callback(const char *key) {
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, STOP_IN_LEADER);
   REQUIRE_OK(me_elector_start(e, false));
-  CHECK(wait_flag(&r.action_done, 15), "on_leader called me_elector_stop and it returned (%.2f s)", r.action_took);
+  bool done = wait_flag(&r.action_done, 15); /* before reading action_took, which it publishes */
+  CHECK(done, "on_leader called me_elector_stop and it returned (%.2f s)", r.action_took);
   t_expect_st(r.action_st, ME_OK, "me_elector_stop inside on_leader", __FILE__, __LINE__);
   CHECK(r.action_took < 5.0, "  at once (%.2f s)", r.action_took);
   int64_t t0 = mono_ns();
@@ -228,7 +237,7 @@ static void blocking_start_stopped_by_loop(const char *key) {
   int64_t t0 = mono_ns();
   EXPECT_ST(me_elector_start(e, true), ME_OK);
   CHECK(elapsed_s(t0) < 30, "me_elector_start(blocking) returned after on_loop's stop (%.2f s)", elapsed_s(t0));
-  CHECK(r.action_done && r.action_st == ME_OK, "me_elector_stop inside on_loop -> %s", me_status_name((int)r.action_st));
+  CHECK(flag_get(&r.action_done) && r.action_st == ME_OK, "me_elector_stop inside on_loop -> %s", me_status_name((int)r.action_st));
   CHECK(!me_elector_running(e), "not running");
   char seq[128];
   int loops;
@@ -269,13 +278,11 @@ static void stop_in_loss_from_release(const char *key) {
   CHECK(wait_seq(&r, "L", 15), "leader (seq \"%s\")", r.seq);
   /* release right after a poll cycle, so this thread (not the elector's) dispatches the loss;
    * the elector thread polls again while the callback runs */
-  pthread_mutex_lock(&r.mu);
-  int loops = r.loops;
-  pthread_mutex_unlock(&r.mu);
-  while (r.loops == loops) sleep_ms(2);
+  int loops = loops_of(&r);
+  while (loops_of(&r) == loops) sleep_ms(2);
   sleep_ms(30);
   EXPECT_ST(me_elector_release(e), ME_OK);
-  CHECK(r.action_done, "the loss fired, and its me_elector_stop returned, before me_elector_release returned");
+  CHECK(flag_get(&r.action_done), "the loss fired, and its me_elector_stop returned, before me_elector_release returned");
   CHECK(r.loss_on_caller == 1, "the loss fired on the thread calling me_elector_release");
   t_expect_st(r.action_st, ME_OK, "me_elector_stop inside on_leader_loss", __FILE__, __LINE__);
   int64_t t0 = mono_ns();

@@ -236,13 +236,13 @@ static void manual_polling(const char *key) {
 struct blocking_run {
   me_elector *e;
   me_status st;
-  volatile int done;
+  int done;
 };
 
 static void *run_blocking(void *arg) {
   struct blocking_run *r = arg;
   r->st = me_elector_start(r->e, true);
-  r->done = 1;
+  flag_set(&r->done);
   return NULL;
 }
 
@@ -289,7 +289,7 @@ static void start_stop(const char *key) {
   while (!me_elector_running(e) && elapsed_s(t0) < 10) sleep_ms(5);
   CHECK(me_elector_running(e), "running while the blocking start runs");
   sleep_ms(300);
-  CHECK(!r.done, "the blocking start has not returned");
+  CHECK(!flag_get(&r.done), "the blocking start has not returned");
   EXPECT_ST(me_elector_start(e, false), ME_ERR_INVALID_STATE);
   EXPECT_ST(me_elector_stop(e), ME_OK);
   bool returned = wait_flag(&r.done, 15);

@@ -34,6 +34,14 @@ static int count(void) {
   return n;
 }
 
+/* Messages that came from a thread other than main's (the elector thread writes it meanwhile). */
+static int from_other_thread(void) {
+  pthread_mutex_lock(&sink.mu);
+  int n = sink.from_other_thread;
+  pthread_mutex_unlock(&sink.mu);
+  return n;
+}
+
 static me_client *client;
 static char db[64];
 
@@ -82,7 +90,7 @@ int main(void) {
   int before = count();
   REQUIRE_OK(me_elector_start(be, false));
   int64_t t0 = mono_ns();
-  while (sink.from_other_thread == 0 && elapsed_s(t0) < 15) sleep_ms(20);
+  while (from_other_thread() == 0 && elapsed_s(t0) < 15) sleep_ms(20);
   me_status st = me_elector_stop(be);
   CHECK(st == ME_ERR_DATABASE, "me_elector_stop with the server unreachable -> %s", me_status_name((int)st));
   pthread_mutex_lock(&sink.mu);
@@ -95,7 +103,7 @@ int main(void) {
                   "me_elector_free of a stopped elector sends no second release (%d failed-stop warnings, %.2f s)",
                   sink.stop_warnings, free_took);
   me_client_free(bad);
-  CHECK(sink.from_other_thread > 0, "a failing elector's warnings arrive from its thread (%d messages, last \"%.200s\")",
+  CHECK(from_other_thread() > 0, "a failing elector's warnings arrive from its thread (%d messages, last \"%.200s\")",
         count() - before, sink.last);
   CHECK(sink.bad_level == 0 && sink.bad_user_data == 0, "levels within 1..5 and user_data intact");
 

@@ -1,6 +1,7 @@
 /* Threads: freeing a locker while another thread waits in me_acquire on it, many threads
- * sharing one locker handle, per-thread last-error messages, and mutual exclusion between
- * lockers of one key used from several threads. */
+ * sharing one locker handle and one elector handle, per-thread last-error messages, and mutual
+ * exclusion between lockers of one key used from several threads. tests/sanitizers/tsan.sh runs
+ * this program under ThreadSanitizer. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "testlib.h"
@@ -13,7 +14,7 @@ static me_locker *new_locker(const char *key, double ttl) { return locker_with_t
 struct waiter {
   me_locker *l;
   double timeout;
-  volatile int done;
+  int done;
   me_status st;
   char msg[256];
 };
@@ -22,7 +23,7 @@ static void *wait_acquire(void *arg) {
   struct waiter *w = arg;
   w->st = me_acquire(w->l, true, w->timeout, 0.05, false);
   snprintf(w->msg, sizeof w->msg, "%s", me_last_error_message());
-  w->done = 1;
+  flag_set(&w->done);
   return NULL;
 }
 
@@ -33,7 +34,7 @@ static void free_while_waiting(const char *key, double timeout) {
   pthread_t t;
   pthread_create(&t, NULL, wait_acquire, &w);
   sleep_ms(500);
-  CHECK(!w.done, "the waiter is still waiting after 0.5 s (timeout %g)", timeout);
+  CHECK(!flag_get(&w.done), "the waiter is still waiting after 0.5 s (timeout %g)", timeout);
   int64_t t0 = mono_ns();
   me_locker_free(l);
   bool returned = wait_flag(&w.done, 15.0);
@@ -224,6 +225,131 @@ static void exclusion(const char *key) {
   printf("  ..    9 exclusive holdings took %.2f s\n", elapsed_s(t0));
 }
 
+/* Many threads share one elector handle while a rival elector contends for the same key. */
+static pthread_mutex_t lead_mu = PTHREAD_MUTEX_INITIALIZER;
+static int leading_now, leading_max, lead_order_bad;
+
+struct lead_flag {
+  int leading; /* this elector's own state, for checking that its callbacks alternate */
+};
+
+static void on_lead(void *ud) {
+  struct lead_flag *f = ud;
+  pthread_mutex_lock(&lead_mu);
+  if (f->leading) lead_order_bad = 1;
+  f->leading = 1;
+  if (++leading_now > leading_max) leading_max = leading_now;
+  pthread_mutex_unlock(&lead_mu);
+}
+
+static void on_loss(void *ud) {
+  struct lead_flag *f = ud;
+  pthread_mutex_lock(&lead_mu);
+  if (!f->leading) lead_order_bad = 1;
+  f->leading = 0;
+  leading_now--;
+  pthread_mutex_unlock(&lead_mu);
+}
+
+static me_elector *new_elector(const char *key, struct lead_flag *flag) {
+  me_elector_options o;
+  me_elector_options_init(&o);
+  o.ttl = 1.0;
+  o.on_leader = on_lead;
+  o.on_leader_loss = on_loss;
+  o.user_data = flag;
+  me_elector *e = NULL;
+  REQUIRE_OK(me_elector_new(client, db, key, &o, &e));
+  return e;
+}
+
+struct elector_user {
+  me_elector *e;
+  int id;
+  int bad;
+  char evidence[256];
+};
+
+static void *use_elector(void *arg) {
+  struct elector_user *u = arg;
+  for (int i = 0; i < ROUNDS && !u->bad; i++) {
+    me_status st = ME_OK, extra = ME_OK;
+    const char *call = "";
+    bool b;
+    char *js = NULL;
+    switch ((u->id + i) % 6) {
+      case 0: /* starting a running elector is refused, nothing else */
+        st = me_elector_start(u->e, false), extra = ME_ERR_INVALID_STATE, call = "start";
+        break;
+      case 1:
+        st = me_elector_stop(u->e), call = "stop";
+        break;
+      case 2:
+        st = me_elector_poll(u->e), call = "poll";
+        break;
+      case 3:
+        st = me_elector_release(u->e), call = "release";
+        break;
+      case 4:
+        (void)me_elector_running(u->e);
+        (void)me_elector_poll_wait(u->e);
+        st = me_elector_is_leader(u->e, &b), call = "is_leader";
+        if (st == ME_OK) st = me_elector_leader_exists(u->e, &b), call = "leader_exists";
+        break;
+      default:
+        st = me_elector_node_status(u->e, &js), call = "node_status";
+        if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "node_status JSON";
+        me_string_free(js);
+        js = NULL;
+        if (st == ME_OK) st = me_elector_cluster_detail(u->e, &js), call = "cluster_detail";
+        if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "cluster_detail JSON";
+        me_string_free(js);
+    }
+    if (st != ME_OK && st != extra) {
+      u->bad = 1;
+      snprintf(u->evidence, sizeof u->evidence, "thread %d round %d: %s -> %s: %s", u->id, i, call,
+               me_status_name((int)st), me_last_error_message());
+    }
+    sleep_ms(20);
+  }
+  return NULL;
+}
+
+static void shared_elector(const char *key) {
+  section("8 threads share one elector handle (start/stop/poll/release/status) beside a rival");
+  struct lead_flag mine = {0}, theirs = {0};
+  me_elector *e = new_elector(key, &mine), *rival = new_elector(key, &theirs);
+  REQUIRE_OK(me_elector_start(rival, false));
+  struct elector_user u[NTHREADS];
+  pthread_t t[NTHREADS];
+  int64_t t0 = mono_ns();
+  for (int i = 0; i < NTHREADS; i++) {
+    u[i].e = e;
+    u[i].id = i;
+    u[i].bad = 0;
+    u[i].evidence[0] = '\0';
+    pthread_create(&t[i], NULL, use_elector, &u[i]);
+  }
+  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < NTHREADS; i++)
+    CHECK(!u[i].bad, "thread %d: every call gave an allowed status%s%s", i, u[i].bad ? ": " : "",
+          u[i].evidence);
+  printf("  ..    %d threads x %d rounds took %.2f s\n", NTHREADS, ROUNDS, elapsed_s(t0));
+  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(rival), ME_OK);
+  EXPECT_ST(me_elector_start(e, false), ME_OK);
+  bool leads = false;
+  for (int i = 0; i < 1000 && !leads; i++) {
+    if (me_elector_is_leader(e, &leads) != ME_OK || !leads) sleep_ms(10);
+  }
+  CHECK(leads, "the shared elector leads again once started alone");
+  me_elector_free(e);
+  me_elector_free(rival);
+  CHECK(leading_max == 1, "never two leaders at once (most at once: %d)", leading_max);
+  CHECK(!lead_order_bad, "each elector's on_leader and on_leader_loss alternate");
+  CHECK(leading_now == 0, "every leadership ended with on_leader_loss (%d left)", leading_now);
+}
+
 int main(void) {
   test_begin("test_threads");
   REQUIRE_OK(me_client_new(t_uri, &client));
@@ -238,6 +364,8 @@ int main(void) {
   free_while_waiting(key, 30.0);
   rand_name(key, sizeof key, "shared");
   shared_handle(key);
+  rand_name(key, sizeof key, "elector");
+  shared_elector(key);
   rand_name(key, sizeof key, "excl");
   exclusion(key);
   me_client_free(client);

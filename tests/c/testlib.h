@@ -170,11 +170,16 @@ static inline void rand_name(char *buf, size_t n, const char *prefix) {
 
 static inline double elapsed_s(int64_t since_ns) { return (double)(mono_ns() - since_ns) / 1e9; }
 
-/* Waits up to `secs` for *flag to become nonzero (read under t_mu-free polling). */
-static inline bool wait_flag(volatile int *flag, double secs) {
+/* A done-flag one thread sets and another polls. Atomic with release/acquire order, so what
+ * the setter wrote before is visible to the reader (volatile would be a data race). */
+static inline void flag_set(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
+static inline bool flag_get(int *flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0; }
+
+/* Waits up to `secs` for *flag to be set. */
+static inline bool wait_flag(int *flag, double secs) {
   int64_t end = mono_ns() + (int64_t)(secs * 1e9);
-  while (!*flag && mono_ns() < end) sleep_ms(5);
-  return *flag != 0;
+  while (!flag_get(flag) && mono_ns() < end) sleep_ms(5);
+  return flag_get(flag);
 }
 
 /* Milliseconds since the Unix epoch, from the wall clock. */
