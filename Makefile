@@ -11,7 +11,7 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 LIB := target/release/libmongoelector.so
 export MONGOELECTOR_ROOT := $(CURDIR)
 
-.PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python test-reliability lint demo bench soak fuzz install clean
+.PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python test-reliability test-tsan test-fuzz lint demo bench soak fuzz install clean
 
 all: lib
 
@@ -25,7 +25,7 @@ test: lib
 	MONGOELECTOR_TEST_URI="$$uri" $(MAKE) --no-print-directory test-suites; rc=$$?; \
 	scripts/test-server stop; exit $$rc
 
-test-suites: lint test-rust test-c test-go test-cpp test-python test-reliability
+test-suites: lint test-rust test-c test-go test-cpp test-python test-reliability test-tsan test-fuzz
 
 lint:
 	cargo fmt --check
@@ -50,13 +50,22 @@ test-python:
 test-reliability:
 	tests/reliability/test.sh
 
+# The thread-sharing tests (Rust and C) under ThreadSanitizer.
+test-tsan:
+	tests/sanitizers/tsan.sh
+
+# A short smoke of the C-ABI fuzz target under AddressSanitizer (`make fuzz` runs it longer).
+FUZZ_SMOKE_SECONDS ?= 60
+test-fuzz:
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
 demo: lib
 	demo/run.sh
 
 bench: lib
 	bench/run.sh
 
-# Fuzzes random C-ABI call sequences with ASan for FUZZ_SECONDS (nightly toolchain).
+# Fuzzes random C-ABI call sequences with ASan for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 120
 fuzz: lib
 	fuzz/run.sh $(FUZZ_SECONDS)

@@ -33,7 +33,7 @@ fn client() -> *mut me_client {
         let mut out = ptr::null_mut();
         let st = unsafe { me_client_new(uri.as_ptr(), &mut out) };
         assert!(st == me_status::ME_OK, "me_client_new failed");
-        unsafe { me_set_log_callback(Some(log_sink), 5, ptr::null_mut()) };
+        me_set_log_callback(Some(log_sink), 5, ptr::null_mut());
         Shared(out)
     })
     .0

@@ -3,8 +3,6 @@
 # Needs MONGOELECTOR_TEST_URI (make test sets it; without it the suite starts its
 # own server) and the library built (cargo build --release).
 #   MONGOELECTOR_SOAK=1        long variants (200 acquisitions per contender, 10 min chaos)
-#   MONGOELECTOR_FUZZ_SMOKE=N  also run the C-ABI fuzzer for N seconds (fuzz/run.sh; the
-#                              first ASan build takes many minutes, so it is off by default)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -17,6 +15,3 @@ command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq 
 [ -f target/release/libmongoelector.so ] || cargo build --release
 [ -x target/c/me_contender ] && [ -x target/c/me_elector ] || make -C tests/c programs
 python3 -m pytest -q -rs -p no:cacheprovider tests/reliability "$@"
-if [ -n "${MONGOELECTOR_FUZZ_SMOKE:-}" ]; then
-  fuzz/run.sh "$MONGOELECTOR_FUZZ_SMOKE"
-fi
