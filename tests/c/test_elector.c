@@ -14,9 +14,7 @@ static me_elector *new_elector(const char *key, double ttl, const char *app_vers
   o.ttl = ttl;
   o.app_version = app_version;
   o.report_status = report;
-  me_elector *e = NULL;
-  REQUIRE_OK(me_elector_new(client, db, key, &o, &e));
-  return e;
+  return elector_with(client, db, key, &o);
 }
 
 static void options_and_bad_args(void) {

@@ -56,15 +56,36 @@ static void free_while_waiting(const char *key, double timeout) {
 #define NTHREADS 8
 #define ROUNDS 15
 
-struct shared {
-  me_locker *l;
+/* One of NTHREADS threads calling into one shared handle; `bad` and `evidence` tell what failed. */
+struct worker {
+  void *handle;
   int id;
   int bad;
   char evidence[256];
 };
 
+/* Runs `fn` on NTHREADS workers sharing `handle`, then checks that every call was allowed. */
+static void run_workers(void *(*fn)(void *), void *handle) {
+  struct worker w[NTHREADS];
+  pthread_t t[NTHREADS];
+  int64_t t0 = mono_ns();
+  for (int i = 0; i < NTHREADS; i++) {
+    w[i].handle = handle;
+    w[i].id = i;
+    w[i].bad = 0;
+    w[i].evidence[0] = '\0';
+    pthread_create(&t[i], NULL, fn, &w[i]);
+  }
+  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < NTHREADS; i++)
+    CHECK(!w[i].bad, "thread %d: every call gave an allowed status%s%s", i, w[i].bad ? ": " : "",
+          w[i].evidence);
+  printf("  ..    %d threads x %d rounds took %.2f s\n", NTHREADS, ROUNDS, elapsed_s(t0));
+}
+
 static void *hammer(void *arg) {
-  struct shared *s = arg;
+  struct worker *s = arg;
+  me_locker *l = s->handle;
   for (int i = 0; i < ROUNDS && !s->bad; i++) {
     me_status st;
     bool b;
@@ -81,27 +102,27 @@ static void *hammer(void *arg) {
   } while (0)
     switch ((s->id + i) % 6) {
       case 0: /* the lock is shared by every thread of this handle: acquiring renews */
-        OKAY(me_acquire(s->l, true, 20.0, 0.01, false), ME_OK);
+        OKAY(me_acquire(l, true, 20.0, 0.01, false), ME_OK);
         break;
       case 1:
-        OKAY(me_touch(s->l, &ms), ME_ERR_NOT_OWNED);
+        OKAY(me_touch(l, &ms), ME_ERR_NOT_OWNED);
         break;
       case 2:
-        OKAY(me_release(s->l, false), ME_OK);
+        OKAY(me_release(l, false), ME_OK);
         break;
       case 3:
-        OKAY(me_locked(s->l, &b), ME_OK);
-        OKAY(me_owned(s->l, &b), ME_OK);
+        OKAY(me_locked(l, &b), ME_OK);
+        OKAY(me_owned(l, &b), ME_OK);
         break;
       case 4:
-        OKAY(me_get_current(s->l, &js), ME_OK);
+        OKAY(me_get_current(l, &js), ME_OK);
         if (js && !json_is_object(js)) {
           s->bad = 1;
           snprintf(s->evidence, sizeof s->evidence, "thread %d: get_current not JSON: %.200s", s->id, js);
         }
         me_string_free(js);
         js = NULL;
-        OKAY(me_locker_status(s->l, &js), ME_OK);
+        OKAY(me_locker_status(l, &js), ME_OK);
         if (!json_is_object(js)) {
           s->bad = 1;
           snprintf(s->evidence, sizeof s->evidence, "thread %d: status not JSON", s->id);
@@ -110,7 +131,7 @@ static void *hammer(void *arg) {
         break;
       default: {
         /* this thread's error message survives the other threads' successful calls */
-        st = me_locked(s->l, NULL);
+        st = me_locked(l, NULL);
         char mine[128];
         snprintf(mine, sizeof mine, "%s", me_last_error_message());
         sleep_ms(10);
@@ -120,12 +141,12 @@ static void *hammer(void *arg) {
           snprintf(s->evidence, sizeof s->evidence, "thread %d: per-thread message lost: %s / \"%s\" / \"%s\"",
                    s->id, me_status_name((int)st), mine, me_last_error_message());
         }
-        if (strcmp(me_locker_key(s->l), "") == 0 || me_locker_pid(s->l) != getpid()) {
+        if (strcmp(me_locker_key(l), "") == 0 || me_locker_pid(l) != getpid()) {
           s->bad = 1;
           snprintf(s->evidence, sizeof s->evidence, "thread %d: getters changed", s->id);
         }
-        (void)me_locker_fence(s->l);
-        (void)me_locker_ts_expire(s->l, &ms);
+        (void)me_locker_fence(l);
+        (void)me_locker_ts_expire(l, &ms);
       }
     }
 #undef OKAY
@@ -136,22 +157,7 @@ static void *hammer(void *arg) {
 static void shared_handle(const char *key) {
   section("8 threads share one locker handle (acquire/touch/release/locked/owned/JSON/getters)");
   me_locker *l = new_locker(key, 30);
-  struct shared s[NTHREADS];
-  pthread_t t[NTHREADS];
-  int64_t t0 = mono_ns();
-  for (int i = 0; i < NTHREADS; i++) {
-    s[i].l = l;
-    s[i].id = i;
-    s[i].bad = 0;
-    s[i].evidence[0] = '\0';
-    pthread_create(&t[i], NULL, hammer, &s[i]);
-  }
-  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < NTHREADS; i++) {
-    CHECK(!s[i].bad, "thread %d: every call gave an allowed status%s%s", i, s[i].bad ? ": " : "",
-          s[i].evidence);
-  }
-  printf("  ..    %d threads x %d rounds took %.2f s\n", NTHREADS, ROUNDS, elapsed_s(t0));
+  run_workers(hammer, l);
   EXPECT_ST(me_acquire(l, false, ME_NO_TIMEOUT, 0.25, false), ME_OK);
   bool v = false;
   EXPECT_ST(me_owned(l, &v), ME_OK);
@@ -258,20 +264,12 @@ static me_elector *new_elector(const char *key, struct lead_flag *flag) {
   o.on_leader = on_lead;
   o.on_leader_loss = on_loss;
   o.user_data = flag;
-  me_elector *e = NULL;
-  REQUIRE_OK(me_elector_new(client, db, key, &o, &e));
-  return e;
+  return elector_with(client, db, key, &o);
 }
 
-struct elector_user {
-  me_elector *e;
-  int id;
-  int bad;
-  char evidence[256];
-};
-
 static void *use_elector(void *arg) {
-  struct elector_user *u = arg;
+  struct worker *u = arg;
+  me_elector *e = u->handle;
   for (int i = 0; i < ROUNDS && !u->bad; i++) {
     me_status st = ME_OK, extra = ME_OK;
     const char *call = "";
@@ -279,29 +277,29 @@ static void *use_elector(void *arg) {
     char *js = NULL;
     switch ((u->id + i) % 6) {
       case 0: /* starting a running elector is refused, nothing else */
-        st = me_elector_start(u->e, false), extra = ME_ERR_INVALID_STATE, call = "start";
+        st = me_elector_start(e, false), extra = ME_ERR_INVALID_STATE, call = "start";
         break;
       case 1:
-        st = me_elector_stop(u->e), call = "stop";
+        st = me_elector_stop(e), call = "stop";
         break;
       case 2:
-        st = me_elector_poll(u->e), call = "poll";
+        st = me_elector_poll(e), call = "poll";
         break;
       case 3:
-        st = me_elector_release(u->e), call = "release";
+        st = me_elector_release(e), call = "release";
         break;
       case 4:
-        (void)me_elector_running(u->e);
-        (void)me_elector_poll_wait(u->e);
-        st = me_elector_is_leader(u->e, &b), call = "is_leader";
-        if (st == ME_OK) st = me_elector_leader_exists(u->e, &b), call = "leader_exists";
+        (void)me_elector_running(e);
+        (void)me_elector_poll_wait(e);
+        st = me_elector_is_leader(e, &b), call = "is_leader";
+        if (st == ME_OK) st = me_elector_leader_exists(e, &b), call = "leader_exists";
         break;
       default:
-        st = me_elector_node_status(u->e, &js), call = "node_status";
+        st = me_elector_node_status(e, &js), call = "node_status";
         if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "node_status JSON";
         me_string_free(js);
         js = NULL;
-        if (st == ME_OK) st = me_elector_cluster_detail(u->e, &js), call = "cluster_detail";
+        if (st == ME_OK) st = me_elector_cluster_detail(e, &js), call = "cluster_detail";
         if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "cluster_detail JSON";
         me_string_free(js);
     }
@@ -320,21 +318,7 @@ static void shared_elector(const char *key) {
   struct lead_flag mine = {0}, theirs = {0};
   me_elector *e = new_elector(key, &mine), *rival = new_elector(key, &theirs);
   REQUIRE_OK(me_elector_start(rival, false));
-  struct elector_user u[NTHREADS];
-  pthread_t t[NTHREADS];
-  int64_t t0 = mono_ns();
-  for (int i = 0; i < NTHREADS; i++) {
-    u[i].e = e;
-    u[i].id = i;
-    u[i].bad = 0;
-    u[i].evidence[0] = '\0';
-    pthread_create(&t[i], NULL, use_elector, &u[i]);
-  }
-  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < NTHREADS; i++)
-    CHECK(!u[i].bad, "thread %d: every call gave an allowed status%s%s", i, u[i].bad ? ": " : "",
-          u[i].evidence);
-  printf("  ..    %d threads x %d rounds took %.2f s\n", NTHREADS, ROUNDS, elapsed_s(t0));
+  run_workers(use_elector, e);
   EXPECT_ST(me_elector_stop(e), ME_OK);
   EXPECT_ST(me_elector_stop(rival), ME_OK);
   EXPECT_ST(me_elector_start(e, false), ME_OK);

@@ -152,7 +152,6 @@ static inline void warm_up(me_client *c) {
   me_locker_free(l);
 }
 
-/* A random name "<prefix>_<pid>_<hex>" (database per test, random keys); at most 63 chars. */
 /* A locker on `key` in `db` with default options but `ttl`; exits on failure. */
 static inline me_locker *locker_with_ttl(me_client *c, const char *db, const char *key, double ttl) {
   me_locker_options o;
@@ -163,6 +162,14 @@ static inline me_locker *locker_with_ttl(me_client *c, const char *db, const cha
   return l;
 }
 
+/* An elector on `key` in `db` with options `o`; exits on failure. */
+static inline me_elector *elector_with(me_client *c, const char *db, const char *key, const me_elector_options *o) {
+  me_elector *e = NULL;
+  REQUIRE_OK(me_elector_new(c, db, key, o, &e));
+  return e;
+}
+
+/* A random name "<prefix>_<pid>_<hex>" (database per test, random keys); at most 63 chars. */
 static inline void rand_name(char *buf, size_t n, const char *prefix) {
   snprintf(buf, n, "%.30s_%ld_%08x%04x", prefix, (long)getpid(), (unsigned)rand(),
            (unsigned)(rand() & 0xffff));
