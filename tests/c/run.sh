@@ -146,6 +146,25 @@ if make --no-print-directory install PREFIX="$prefix" >"$logs/install.log" 2>&1;
     else
       fail "quickstart.c against the installed library: $(head -c 600 "$logs/installed_build.log")"
     fi
+    # The static library, with the system libraries pkg-config lists for a static link.
+    static_libs=$(PKG_CONFIG_PATH=$pc pkg-config --static --libs-only-l mongoelector | sed 's/-lmongoelector//')
+    cflags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags mongoelector)
+    # shellcheck disable=SC2086
+    if cc -std=c99 -Wall -Wextra -Werror -pedantic tests/c/quickstart.c -o "$out/quickstart_static" \
+      $cflags "$libdir/libmongoelector.a" $static_libs \
+      2>"$logs/static_build.log"; then
+      deps=$(ldd "$out/quickstart_static")
+      if [[ $deps == *libmongoelector* ]]; then
+        fail "the static quick start still loads libmongoelector.so"
+      elif timeout 60 "$out/quickstart_static" "$uri" >"$logs/quickstart_static.log" 2>&1 &&
+        grep -q "I am the leader" "$logs/quickstart_static.log"; then
+        pass "quickstart.c linked with libmongoelector.a (and pkg-config --static libs) runs against the server"
+      else
+        fail "the static quick start failed: $(head -c 600 "$logs/quickstart_static.log")"
+      fi
+    else
+      fail "quickstart.c against libmongoelector.a: $(head -c 600 "$logs/static_build.log")"
+    fi
   else
     fail "pkg-config: $(cat "$logs/pkgconfig.log")"
   fi
