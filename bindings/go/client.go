@@ -34,7 +34,7 @@ func NewClient(uri string) (*Client, error) {
 	if err := check("client new", st, msg); err != nil {
 		return nil, err
 	}
-	c := &Client{ptr: p, g: newGuard()}
+	c := &Client{ptr: p, g: newGuard("client", "")}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
@@ -51,10 +51,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// use runs f with the C pointer while the Client is open.
-func (c *Client) use(f func(p *C.me_client) error) error {
+// use runs f with the C pointer while the Client is open (op names the call
+// in the error otherwise).
+func (c *Client) use(op string, f func(p *C.me_client) error) error {
 	if !c.g.enter() {
-		return ErrClosed
+		return c.g.closedError(op)
 	}
 	defer c.g.exit()
 	maybeGC()

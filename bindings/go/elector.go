@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -113,7 +114,7 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 	C.me_go_elector_options_set_callbacks(&o, C.uintptr_t(h),
 		C.bool(cbs.onLeader != nil), C.bool(cbs.onLeaderLoss != nil), C.bool(cbs.onLoop != nil))
 	var p *C.me_elector
-	err = c.use(func(cp *C.me_client) error {
+	err = c.use("elector new", func(cp *C.me_client) error {
 		var msg *C.char
 		return check("elector new", C.me_go_elector_new(cp, cdb, ckey, &o, &p, &msg), msg)
 	})
@@ -124,7 +125,7 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 	lk := C.me_elector_locker(p)
 	e := &Elector{
 		ptr:    p,
-		g:      newGuard(),
+		g:      newGuard("elector", key),
 		handle: h,
 		key:    C.GoString(C.me_elector_key(p)),
 		uuid:   C.GoString(C.me_locker_uuid(lk)),
@@ -137,7 +138,8 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 
 // Close stops the elector if it runs (releasing leadership; OnLeaderLoss fires
 // if it led) and frees it. Calls in flight finish first; later calls fail with
-// ErrClosed. Idempotent. Do not call it from a callback of this elector.
+// ErrClosed (an ErrInvalidState). Idempotent. Do not call it from a callback
+// of this elector.
 func (e *Elector) Close() error {
 	var err error
 	e.g.close(func() {
@@ -154,9 +156,9 @@ func (e *Elector) Close() error {
 	return err
 }
 
-func (e *Elector) use(f func(p *C.me_elector) error) error {
+func (e *Elector) use(op string, f func(p *C.me_elector) error) error {
 	if !e.g.enter() {
-		return ErrClosed
+		return e.g.closedError(op)
 	}
 	defer e.g.exit()
 	maybeGC()
@@ -166,7 +168,7 @@ func (e *Elector) use(f func(p *C.me_elector) error) error {
 }
 
 func (e *Elector) call(op string, f func(p *C.me_elector, msg **C.char) C.int) error {
-	return e.use(func(p *C.me_elector) error {
+	return e.use(op, func(p *C.me_elector) error {
 		var msg *C.char
 		st := f(p, &msg)
 		return check(op, st, msg)
@@ -264,7 +266,7 @@ func (e *Elector) LeaderExists() (bool, error) {
 // Running reports whether the elector loop runs. False once closed.
 func (e *Elector) Running() bool {
 	var r bool
-	_ = e.use(func(p *C.me_elector) error {
+	_ = e.use("elector running", func(p *C.me_elector) error {
 		r = bool(C.me_elector_running(p))
 		return nil
 	})
@@ -275,7 +277,7 @@ func (e *Elector) Running() bool {
 // the ttl otherwise. Zero once closed.
 func (e *Elector) PollWait() time.Duration {
 	var d time.Duration
-	_ = e.use(func(p *C.me_elector) error {
+	_ = e.use("elector poll wait", func(p *C.me_elector) error {
 		d = seconds(float64(C.me_elector_poll_wait(p)))
 		return nil
 	})
@@ -285,7 +287,7 @@ func (e *Elector) PollWait() time.Duration {
 // TTL is the leader lease. Zero once closed.
 func (e *Elector) TTL() time.Duration {
 	var d time.Duration
-	_ = e.use(func(p *C.me_elector) error {
+	_ = e.use("elector ttl", func(p *C.me_elector) error {
 		d = seconds(float64(C.me_elector_ttl(p)))
 		return nil
 	})
@@ -308,7 +310,7 @@ func (e *Elector) PID() int64 { return e.pid }
 // never led (or once closed).
 func (e *Elector) Fence() int64 {
 	var f int64
-	_ = e.use(func(p *C.me_elector) error {
+	_ = e.use("elector fence", func(p *C.me_elector) error {
 		f = int64(C.me_locker_fence(C.me_elector_locker(p)))
 		return nil
 	})
@@ -342,4 +344,19 @@ func (e *Elector) ClusterDetail() (*ClusterDetail, error) {
 	return decodeCluster(s)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// seconds converts the library's seconds to a Duration, rounded to the
+// nanosecond and saturated at the Duration range: the largest ttl a Duration
+// can give comes back as 9223372036.854776 s, just above math.MaxInt64 ns, and
+// a plain conversion of a float that large to an integer is undefined.
+func seconds(s float64) time.Duration {
+	ns := math.Round(s * float64(time.Second))
+	switch {
+	case ns != ns: // NaN
+		return 0
+	case ns >= math.MaxInt64: // float64(math.MaxInt64) is 2^63
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
+}

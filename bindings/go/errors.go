@@ -51,11 +51,15 @@ var (
 	ErrNotOwned = errors.New("mongoelector: lock not owned")
 	// ErrDatabase: the driver or the server failed (connection, timeout, auth, write error).
 	ErrDatabase = errors.New("mongoelector: database error")
-	// ErrInvalidState: the object's state does not allow the call (e.g. Start on a running elector).
+	// ErrInvalidState: the object's state does not allow the call (e.g. Start on a
+	// running elector, or any call on a closed handle).
 	ErrInvalidState = errors.New("mongoelector: invalid state")
 	// ErrInternal: a bug in the library (a caught panic).
 	ErrInternal = errors.New("mongoelector: internal error")
-	// ErrClosed: the Client, Locker or Elector was closed. Go-side only.
+	// ErrClosed: the Client, Locker or Elector was closed. A call on a closed
+	// handle (and an Acquire stopped by Close) fails with an *Error of code
+	// CodeInvalidState, as the C ABI reports a locker freed during me_acquire;
+	// it matches both ErrClosed and ErrInvalidState.
 	ErrClosed = errors.New("mongoelector: use of closed handle")
 )
 
@@ -76,6 +80,8 @@ type Error struct {
 	Code    Code   // the me_status the C function returned
 	Op      string // the operation, e.g. "acquire"
 	Message string // the library's message (me_last_error_message)
+
+	closed bool // a call on a closed handle: also matches ErrClosed
 }
 
 func (e *Error) Error() string {
@@ -88,6 +94,14 @@ func (e *Error) Error() string {
 
 // Unwrap gives the sentinel error of the code (nil for an unknown code).
 func (e *Error) Unwrap() error { return sentinels[e.Code] }
+
+// Is reports whether target is ErrClosed and e a call on a closed handle.
+func (e *Error) Is(target error) bool { return e.closed && target == ErrClosed }
+
+// closedError is the error of a call (op) on a closed handle (what, e.g. `locker for "k"`).
+func closedError(op, what string) error {
+	return &Error{Code: CodeInvalidState, Op: op, Message: what + " is closed", closed: true}
+}
 
 // check turns a wrapper's status and copied message into an error; it frees msg.
 func check(op string, st C.int, msg *C.char) error {

@@ -1,13 +1,18 @@
 package mongoelector
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // guard makes Close safe against concurrent use of a handle: the C ABI lets
 // every handle be used from several threads at once, except that *_free must
 // not race other calls. Calls enter and exit the guard; Close marks it closing
-// (new calls fail with ErrClosed, waits such as a blocking Acquire stop), waits
+// (new calls fail with closedError, waits such as a blocking Acquire stop), waits
 // until the calls in flight have returned, then frees.
 type guard struct {
+	kind    string // "client", "locker", "elector": for closedError
+	key     string // the lock or group key; "" for a client
 	mu      sync.Mutex
 	idle    *sync.Cond
 	active  int
@@ -19,8 +24,8 @@ type guard struct {
 // newGuard makes a guard. It must be allocated apart from the object it
 // guards: its sync.Cond points at its own mutex, and an object with a finalizer
 // that points at itself is never finalized.
-func newGuard() *guard {
-	g := &guard{done: make(chan struct{})}
+func newGuard(kind, key string) *guard {
+	g := &guard{kind: kind, key: key, done: make(chan struct{})}
 	g.idle = sync.NewCond(&g.mu)
 	return g
 }
@@ -34,6 +39,14 @@ func (g *guard) enter() bool {
 	}
 	g.active++
 	return true
+}
+
+// closedError is the error of op on the closed handle.
+func (g *guard) closedError(op string) error {
+	if g.key == "" {
+		return closedError(op, g.kind)
+	}
+	return closedError(op, fmt.Sprintf("%s for %q", g.kind, g.key))
 }
 
 func (g *guard) exit() {

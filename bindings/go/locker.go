@@ -78,7 +78,7 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 	}
 	defer C.free(unsafe.Pointer(ckey))
 	var p *C.me_locker
-	err = c.use(func(cp *C.me_client) error {
+	err = c.use("locker new", func(cp *C.me_client) error {
 		var msg *C.char
 		return check("locker new", C.me_go_locker_new(cp, cdb, ckey, &o, &p, &msg), msg)
 	})
@@ -87,7 +87,7 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 	}
 	l := &Locker{
 		ptr:  p,
-		g:    newGuard(),
+		g:    newGuard("locker", key),
 		key:  C.GoString(C.me_locker_key(p)),
 		uuid: C.GoString(C.me_locker_uuid(p)),
 		host: C.GoString(C.me_locker_host(p)),
@@ -99,7 +99,8 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 
 // Close releases the lock if this Locker holds it (best effort; the library
 // logs errors) and frees the Locker. It stops a waiting Acquire (which then
-// returns ErrClosed) and waits for calls in flight. Idempotent.
+// fails with ErrClosed, an ErrInvalidState) and waits for calls in flight.
+// Later calls fail the same way. Idempotent.
 func (l *Locker) Close() error {
 	l.g.close(nil, func() {
 		runtime.SetFinalizer(l, nil)
@@ -110,9 +111,9 @@ func (l *Locker) Close() error {
 	return nil
 }
 
-func (l *Locker) use(f func(p *C.me_locker) error) error {
+func (l *Locker) use(op string, f func(p *C.me_locker) error) error {
 	if !l.g.enter() {
-		return ErrClosed
+		return l.g.closedError(op)
 	}
 	defer l.g.exit()
 	maybeGC()
@@ -138,7 +139,7 @@ func (l *Locker) PID() int64 { return l.pid }
 // After Close it gives the value at Close.
 func (l *Locker) Fence() int64 {
 	var f int64
-	if l.use(func(p *C.me_locker) error {
+	if l.use("fence", func(p *C.me_locker) error {
 		f = int64(C.me_locker_fence(p))
 		return nil
 	}) != nil {
@@ -151,7 +152,7 @@ func (l *Locker) Fence() int64 {
 // Expires is the expiry of this Locker's latest acquisition or renewal; ok is
 // false when it never acquired (or is closed).
 func (l *Locker) Expires() (t time.Time, ok bool) {
-	_ = l.use(func(p *C.me_locker) error {
+	_ = l.use("expires", func(p *C.me_locker) error {
 		var ms C.int64_t
 		if C.me_locker_ts_expire(p, &ms) {
 			t, ok = time.UnixMilli(int64(ms)), true
@@ -176,7 +177,8 @@ type AcquireOption func(*acquireConfig)
 func NonBlocking() AcquireOption { return func(c *acquireConfig) { c.blocking = false } }
 
 // Timeout bounds how long a blocking Acquire waits; then it fails with
-// ErrAcquireTimeout. Not allowed with NonBlocking (ErrInvalidArgument).
+// ErrAcquireTimeout. Negative values, and any Timeout with NonBlocking, are
+// rejected (ErrInvalidArgument).
 func Timeout(d time.Duration) AcquireOption {
 	return func(c *acquireConfig) { c.hasTimeout, c.timeout = true, d }
 }
@@ -212,7 +214,12 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 		timeout = C.double(cfg.timeout.Seconds())
 	}
 	if !cfg.blocking {
-		// One attempt; the library rejects a timeout here.
+		// One attempt. The library rejects a timeout here, except -1 s: that is
+		// ME_NO_TIMEOUT, so the check is made here.
+		if cfg.hasTimeout {
+			return &Error{Code: CodeInvalidArgument, Op: "acquire",
+				Message: fmt.Sprintf("NonBlocking is incompatible with a Timeout (got %v)", cfg.timeout)}
+		}
 		return l.acquireOnce(false, timeout, cfg.step, cfg.force)
 	}
 	if cfg.hasTimeout && cfg.timeout < 0 {
@@ -258,13 +265,13 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 		case <-ctx.Done():
 			return l.ctxError(ctx.Err())
 		case <-l.g.done:
-			return ErrClosed
+			return l.g.closedError("acquire")
 		}
 	}
 }
 
 func (l *Locker) acquireOnce(blocking bool, timeout C.double, step time.Duration, force bool) error {
-	return l.use(func(p *C.me_locker) error {
+	return l.use("acquire", func(p *C.me_locker) error {
 		var msg *C.char
 		st := C.me_go_acquire(p, C.bool(blocking), timeout, C.double(step.Seconds()), C.bool(force), &msg)
 		return check("acquire", st, msg)
@@ -290,7 +297,7 @@ func (l *Locker) Release() error { return l.release(false) }
 func (l *Locker) ForceRelease() error { return l.release(true) }
 
 func (l *Locker) release(force bool) error {
-	return l.use(func(p *C.me_locker) error {
+	return l.use("release", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("release", C.me_go_release(p, C.bool(force), &msg), msg)
 	})
@@ -300,7 +307,7 @@ func (l *Locker) release(force bool) error {
 // expiry; ErrNotOwned when it does not hold the lock.
 func (l *Locker) Touch() (time.Time, error) {
 	var ms C.int64_t
-	err := l.use(func(p *C.me_locker) error {
+	err := l.use("touch", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("touch", C.me_go_touch(p, &ms, &msg), msg)
 	})
@@ -313,7 +320,7 @@ func (l *Locker) Touch() (time.Time, error) {
 // Locked reports whether anyone holds the lock now (one read).
 func (l *Locker) Locked() (bool, error) {
 	var b C.bool
-	err := l.use(func(p *C.me_locker) error {
+	err := l.use("locked", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("locked", C.me_go_locked(p, &b, &msg), msg)
 	})
@@ -323,7 +330,7 @@ func (l *Locker) Locked() (bool, error) {
 // Owned reports whether this Locker holds the lock now (one read).
 func (l *Locker) Owned() (bool, error) {
 	var b C.bool
-	err := l.use(func(p *C.me_locker) error {
+	err := l.use("owned", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("owned", C.me_go_owned(p, &b, &msg), msg)
 	})
@@ -333,7 +340,7 @@ func (l *Locker) Owned() (bool, error) {
 // Current gives the live lock of the key, or nil when nobody holds it.
 func (l *Locker) Current() (*CurrentLock, error) {
 	var js *C.char
-	err := l.use(func(p *C.me_locker) error {
+	err := l.use("get current", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("get current", C.me_go_get_current(p, &js, &msg), msg)
 	})
@@ -350,7 +357,7 @@ func (l *Locker) Current() (*CurrentLock, error) {
 // Status gives this Locker's view of its lock (one read).
 func (l *Locker) Status() (*LockStatus, error) {
 	var js *C.char
-	err := l.use(func(p *C.me_locker) error {
+	err := l.use("status", func(p *C.me_locker) error {
 		var msg *C.char
 		return check("status", C.me_go_locker_status(p, &js, &msg), msg)
 	})

@@ -258,36 +258,6 @@ func TestAcquireContext(t *testing.T) {
 	mustBool(t, "Locked", false, locked, err)
 }
 
-func TestInvalidArguments(t *testing.T) {
-	c := newClient(t)
-	db := testDB(t)
-	ctx := context.Background()
-	isInvalid := func(what string, err error) {
-		t.Helper()
-		var e *Error
-		if !errors.Is(err, ErrInvalidArgument) || !errors.As(err, &e) || e.Message == "" {
-			t.Errorf("%s: %v, want ErrInvalidArgument with a message", what, err)
-		}
-	}
-	_, err := c.NewLocker(db, "", nil)
-	isInvalid("empty key", err)
-	_, err = c.NewLocker(db, "k", &LockerOptions{TTL: -time.Second})
-	isInvalid("negative ttl", err)
-	_, err = c.NewLocker(db, "k\x00x", nil)
-	isInvalid("key with NUL", err) // C strings end at NUL: the library sees "k"... or Go refuses
-	_, err = c.NewElector(db, "", nil)
-	isInvalid("empty elector key", err)
-	_, err = c.NewElector(db, "k", &ElectorOptions{TTL: -time.Second})
-	isInvalid("negative elector ttl", err)
-
-	l := newLocker(t, c, db, "k", nil)
-	isInvalid("non-blocking with timeout", l.Acquire(ctx, NonBlocking(), Timeout(time.Second)))
-	isInvalid("zero step", l.Acquire(ctx, Step(0)))
-	isInvalid("negative timeout", l.Acquire(ctx, Timeout(-time.Second)))
-	owned, err := l.Owned()
-	mustBool(t, "Owned after bad acquires", false, owned, err)
-}
-
 func TestDatabaseError(t *testing.T) {
 	// Nothing listens on port 1: operations fail within the selection timeout.
 	c, err := NewClient("mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=300&connectTimeoutMS=300")

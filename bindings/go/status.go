@@ -122,7 +122,7 @@ func (j *jsonLockStatus) convert() LockStatus {
 	return LockStatus{
 		UUID:      j.UUID,
 		Key:       j.Key,
-		TTL:       time.Duration(j.TTL * float64(time.Second)),
+		TTL:       seconds(j.TTL),
 		Timestamp: utc(j.Timestamp),
 		Host:      j.Host,
 		PID:       j.PID,
