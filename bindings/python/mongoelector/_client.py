@@ -12,6 +12,7 @@ import threading
 from urllib.parse import quote
 
 from . import _ffi
+from ._util import c_text
 from .errors import check
 
 log = logging.getLogger("mongoelector")
@@ -24,7 +25,7 @@ class Client:
 
     def __init__(self, uri: str):
         out = ctypes.c_void_p()
-        check(_ffi.lib.me_client_new(uri.encode("utf-8"), ctypes.byref(out)), "connecting")
+        check(_ffi.lib.me_client_new(c_text("uri", uri), ctypes.byref(out)), "connecting")
         self.ptr = out
         self.uri = uri
 

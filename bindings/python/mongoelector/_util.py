@@ -50,13 +50,35 @@ def call_json(fn, ptr, context: str):
 
 
 def seconds(name: str, value, *, positive: bool) -> float:
-    """A finite number of seconds (the seed's check: an int or float, > 0 for a ttl)."""
+    """A finite number of seconds (the seed's check: an int or float, > 0 for a ttl).
+
+    A value that is not a number is a ValueError for a ttl (the seed checks it
+    so) and a TypeError otherwise (what the seed's time arithmetic raises)."""
     if not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a positive number (seconds)" if positive else f"{name} must be a number")
+        if positive:
+            raise ValueError(f"{name} must be a positive number (seconds)")
+        raise TypeError(f"{name} must be a number (seconds), not {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v) or (positive and v <= 0):
         raise ValueError(f"{name} must be a positive number (seconds)" if positive else f"{name} must be finite")
     return v
+
+
+def c_text(name: str, value: str) -> bytes:
+    """A str argument as the C ABI takes it: UTF-8 and NUL-terminated.
+
+    A NUL inside would silently cut the string there (key "victim\\0x" would
+    name the lock "victim"), so it is refused; so is text that has no UTF-8
+    form (lone surrogates), with the UnicodeEncodeError the seed's BSON
+    encoding raises, naming the argument."""
+    if "\0" in value:
+        raise ValueError(f"{name} must not contain NUL characters (the native library takes NUL-terminated strings)")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UnicodeEncodeError(
+            e.encoding, e.object, e.start, e.end, f"{name} has no UTF-8 form ({e.reason})"
+        ) from None
 
 
 class Handle:

@@ -11,7 +11,7 @@ import time
 
 from . import _ffi
 from ._client import client_for, resolve_db
-from ._util import Handle, call_json, seconds
+from ._util import Handle, c_text, call_json, seconds
 from .errors import check, error_for
 from .locker import MongoLocker
 
@@ -133,6 +133,9 @@ class MongoLeaderElector(Handle):
             raise ValueError("Must provide a non-empty lock key")
         if not isinstance(key, str):
             raise TypeError(f"key must be a str, not {type(key).__name__}")
+        key_c = c_text("key", key)
+        db_name_c = c_text("database name", db_name)
+        app_version_c = None if app_version is None else c_text("app_version", str(app_version))
         ttl_s = seconds("ttl", ttl, positive=True)
         for name, cb in (("on_leader", on_leader), ("on_leader_loss", on_leader_loss), ("on_loop", on_loop)):
             if cb is not None and not callable(cb):
@@ -147,12 +150,12 @@ class MongoLeaderElector(Handle):
         opts.on_leader_loss = _on_leader_loss_trampoline if on_leader_loss is not None else _ffi.ME_CALLBACK()
         opts.on_loop = _on_loop_trampoline if on_loop is not None else _ffi.ME_CALLBACK()
         opts.user_data = token
-        opts.app_version = None if app_version is None else str(app_version).encode("utf-8")
+        opts.app_version = app_version_c
         opts.report_status = bool(report_status)
         with _registry_lock:
             _registry[token] = _Callbacks(on_leader, on_leader_loss, on_loop)
         out = ctypes.c_void_p()
-        status = _lib.me_elector_new(client.ptr, db_name.encode("utf-8"), key.encode("utf-8"), ctypes.byref(opts), ctypes.byref(out))
+        status = _lib.me_elector_new(client.ptr, db_name_c, key_c, ctypes.byref(opts), ctypes.byref(out))
         if status != _ffi.ME_OK:
             err = error_for(status, "MongoLeaderElector")
             with _registry_lock:

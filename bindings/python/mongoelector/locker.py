@@ -8,7 +8,7 @@ from datetime import datetime
 
 from . import _ffi
 from ._client import client_for, resolve_db
-from ._util import Handle, call_json, from_ms, seconds
+from ._util import Handle, c_text, call_json, from_ms, seconds
 from .errors import (
     AcquireTimeout,
     LockExists,
@@ -49,22 +49,25 @@ class MongoLocker(Handle):
             raise ValueError("Must provide a non-empty lock key")
         if not isinstance(key, str):
             raise TypeError(f"key must be a str, not {type(key).__name__}")
+        key_c = c_text("key", key)
         ttl_s = seconds("ttl", ttl, positive=True)
         if not isinstance(dbcollection, str) or not dbcollection:
             raise ValueError("dbcollection must be a non-empty str")
+        dbcollection_c = c_text("dbcollection", dbcollection)
+        db_name_c = c_text("database name", db_name)
         maxoffset_s = seconds("maxoffset", maxoffset, positive=False)
         if maxoffset_s < 0:
             raise ValueError("maxoffset must be >= 0")
         client = client_for(uri)
         opts = _ffi.me_locker_options()
         _lib.me_locker_options_init(ctypes.byref(opts))
-        opts.dbcollection = dbcollection.encode("utf-8")
+        opts.dbcollection = dbcollection_c
         opts.ttl = ttl_s
         opts.timeparanoid = bool(timeparanoid)
         opts.maxoffset = maxoffset_s
         out = ctypes.c_void_p()
         check(
-            _lib.me_locker_new(client.ptr, db_name.encode("utf-8"), key.encode("utf-8"), ctypes.byref(opts), ctypes.byref(out)),
+            _lib.me_locker_new(client.ptr, db_name_c, key_c, ctypes.byref(opts), ctypes.byref(out)),
             "MongoLocker",
         )
         self._init_common(out, key=key, db=db, db_name=db_name, ttl=ttl, dbcollection=dbcollection, timeparanoid=bool(timeparanoid), maxoffset=maxoffset)
