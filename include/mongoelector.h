@@ -445,6 +445,24 @@ enum me_status me_acquire(struct me_locker *locker,
                           bool force);
 
 /**
+ * One attempt to acquire the lock, like `me_acquire` with `blocking=false`,
+ * except that all its round trips (clock check, read, insert) end within
+ * `timeout` seconds (ME_NO_TIMEOUT: the library's own bound, as for
+ * `me_acquire`: 5 to 30 s per round trip, by the ttl).
+ * For bindings that wait between attempts themselves, to honour their own
+ * cancellation without one attempt outlasting the caller's deadline.
+ *
+ * Errors: ME_ERR_LOCK_EXISTS (held by someone else), ME_ERR_ACQUIRE_TIMEOUT
+ * (`timeout` ran out), ME_ERR_TIME_OFFSET (timeparanoid),
+ * ME_ERR_INVALID_ARGUMENT (negative or NaN timeout), ME_ERR_DATABASE,
+ * ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+enum me_status me_try_acquire(struct me_locker *locker, double timeout, bool force);
+
+/**
  * Releases the lock if this locker holds it; with `force`, whoever holds
  * it. Releasing a lock this locker does not hold (never acquired, expired,
  * taken over) is a no-op that returns ME_OK.

@@ -81,7 +81,16 @@ fn argument_errors() {
             "maxoffset {bad}"
         );
     }
-    for bad in ["", "a$b"] {
+    assert!(
+        is_invalid(&MongoLocker::new(
+            "k",
+            &db,
+            opts(Duration::from_secs(1000 * 365 * 86_400 + 1))
+        )),
+        "ttl over 1000 years"
+    );
+    let long = "c".repeat(300);
+    for bad in ["", "a$b", "a\0b", ".a", "system.x", &long] {
         let o = LockerOptions {
             dbcollection: bad.into(),
             ..Default::default()
@@ -773,6 +782,97 @@ fn clock_check_accepts_an_offset_within_maxoffset() {
         cur.ts_expire
     );
     l.release(false).unwrap();
+}
+
+#[test]
+fn huge_ttl_and_timeout_are_accepted() {
+    let (_c, db) = fresh_db("huge");
+    let l = MongoLocker::new("k", &db, opts(Duration::from_secs(999 * 365 * 86_400))).unwrap();
+    l.acquire(AcquireOptions {
+        timeout: Some(Duration::MAX),
+        ..Default::default()
+    })
+    .expect("a timeout beyond any deadline means no deadline");
+    assert!(l.owned().unwrap());
+    assert!(l.ts_expire().unwrap() > SystemTime::now() + Duration::from_secs(900 * 365 * 86_400));
+}
+
+#[test]
+fn try_acquire_is_one_attempt_within_its_limit() {
+    let (_c, db) = fresh_db("try");
+    let a = MongoLocker::new("k", &db, opts(Duration::from_secs(30))).unwrap();
+    let b = MongoLocker::new("k", &db, opts(Duration::from_secs(30))).unwrap();
+    a.try_acquire(false, Duration::from_secs(5))
+        .expect("a free lock");
+    assert!(a.owned().unwrap() && a.fence() > 0);
+    let t = Instant::now();
+    let r = b.try_acquire(false, Duration::from_secs(5));
+    assert!(matches!(r, Err(Error::LockExists { .. })), "{r:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "one attempt, no waiting"
+    );
+    let fence = a.fence();
+    b.try_acquire(true, Duration::from_secs(5))
+        .expect("force takes it from a live holder");
+    assert!(b.owned().unwrap() && !a.owned().unwrap() && b.fence() > fence);
+}
+
+#[test]
+fn error_messages_cut_long_keys() {
+    let (_c, db) = fresh_db("longkey");
+    let key = "k".repeat(1 << 20);
+    let a = MongoLocker::new(&key, &db, opts(Duration::from_secs(30))).unwrap();
+    let b = MongoLocker::new(&key, &db, opts(Duration::from_secs(30))).unwrap();
+    a.acquire(nonblocking()).unwrap();
+    let msg = b.acquire(nonblocking()).unwrap_err().to_string();
+    assert!(
+        msg.len() < 1000 && msg.contains("(1048576 bytes)"),
+        "{} bytes: {}",
+        msg.len(),
+        &msg[..msg.len().min(300)]
+    );
+}
+
+#[test]
+fn unreachable_server_with_default_selection_timeout_is_bounded_by_our_limits() {
+    // serverSelectionTimeoutMS stays at its 30 s default: our own limits must cut
+    // every call short, the first one's index creation included.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = Client::new(&format!(
+        "mongodb://127.0.0.1:{port}/?directConnection=true"
+    ))
+    .unwrap();
+    let db = c.database("nowhere").unwrap();
+    let l = MongoLocker::new("res", &db, opts(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let r = l.try_acquire(false, Duration::from_secs(1));
+    assert!(matches!(r, Err(Error::AcquireTimeout(_))), "{r:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(1) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let r = l.acquire(fast(Some(Duration::from_secs(1))));
+    assert!(matches!(r, Err(Error::AcquireTimeout(_))), "{r:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(1) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
+    // Without a deadline, one call is bounded by the op limit (5 s for this ttl)
+    // once, not once for the index and again for the read.
+    let t = Instant::now();
+    assert!(matches!(l.locked(), Err(Error::Database(_))));
+    assert!(
+        t.elapsed() < Duration::from_secs(5) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

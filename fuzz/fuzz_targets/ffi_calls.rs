@@ -156,7 +156,12 @@ fuzz_target!(|data: &[u8]| {
                         _ => 0.05,
                     };
                     let t = if blocking && (t == -1.0 || t > 0.3) { 0.1 } else { t };
-                    check(me_acquire(lk, blocking, t, 0.02, inp.u8() % 8 == 0));
+                    let force = inp.u8() % 8 == 0;
+                    check(if op & 64 == 0 {
+                        me_acquire(lk, blocking, t, 0.02, force)
+                    } else {
+                        me_try_acquire(lk, t, force)
+                    });
                 }
                 4 => check(me_release(lk, inp.u8() % 4 == 0)),
                 5 => {

@@ -106,6 +106,13 @@ impl Client {
         let mut seen = self.inner.indexed.lock().unwrap_or_else(|e| e.into_inner());
         seen.insert((db.to_owned(), coll.to_owned()))
     }
+
+    /// Makes the next `first_use` of (db, collection) true again (its indexes
+    /// could not be created because the server was unreachable).
+    pub(crate) fn retry_first_use(&self, db: &str, coll: &str) {
+        let mut seen = self.inner.indexed.lock().unwrap_or_else(|e| e.into_inner());
+        seen.remove(&(db.to_owned(), coll.to_owned()));
+    }
 }
 
 /// A database of a [`Client`]: the `db` argument of lockers and electors.

@@ -1,5 +1,6 @@
 //! The one error type of the core; the C ABI maps each variant to a status code.
 
+use std::fmt;
 use std::time::Duration;
 
 /// Everything that can go wrong in a lock or election operation.
@@ -9,7 +10,7 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// A non-blocking acquire found the lock held by someone else.
-    #[error("lock {key:?} is held by {host} pid {pid} (expires in {expires_in:.1?})")]
+    #[error("lock {} is held by {host} pid {pid} (expires in {expires_in:.1?})", shown(.key))]
     LockExists {
         key: String,
         host: String,
@@ -17,13 +18,13 @@ pub enum Error {
         expires_in: Duration,
     },
     /// A blocking acquire ran out of time.
-    #[error("timeout reached, lock {0:?} not acquired")]
+    #[error("timeout reached, lock {} not acquired", shown(.0))]
     AcquireTimeout(String),
     /// The host clock differs from the server's by more than `maxoffset`.
     #[error("clock offset vs the server is too high: {offset:.3}s (maxoffset {max:.3}s)")]
     TimeOffset { offset: f64, max: f64 },
     /// `touch` on a lock this locker does not hold (never acquired, released, expired or taken over).
-    #[error("lock {0:?} is not held by this locker")]
+    #[error("lock {} is not held by this locker", shown(.0))]
     NotOwned(String),
     /// The driver or the server failed: connection, timeout, authentication, write error.
     #[error("database error: {0}")]
@@ -38,4 +39,22 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
+}
+
+/// A key as messages show it: quoted, and cut after 200 characters (a key may
+/// be megabytes long; a message should not be).
+pub(crate) struct Shown<'a>(&'a str);
+
+pub(crate) fn shown(key: &str) -> Shown<'_> {
+    Shown(key)
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_CHARS: usize = 200;
+        match self.0.char_indices().nth(MAX_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}... ({} bytes)", &self.0[..cut], self.0.len()),
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mongodb::bson::DateTime;
 
 use super::client::Database;
-use super::error::{invalid, Error, Result};
+use super::error::{invalid, shown, Error, Result};
 use super::identity;
 use super::log::log_at;
 use super::record::{Holder, Record};
@@ -140,24 +140,48 @@ pub struct MongoLocker {
     wake: Condvar,
 }
 
+/// The longest ttl: a thousand years keeps every expiry representable.
+const MAX_TTL: Duration = Duration::from_secs(1000 * 365 * 86_400);
+
+/// A ttl must be positive and at most [`MAX_TTL`].
+pub(crate) fn check_ttl(ttl: Duration) -> Result<()> {
+    if ttl.is_zero() || ttl > MAX_TTL {
+        return Err(invalid(format!(
+            "ttl must be a positive number of seconds up to {} (1000 years), got {}",
+            MAX_TTL.as_secs(),
+            ttl.as_secs_f64()
+        )));
+    }
+    Ok(())
+}
+
+/// MongoDB's rules for a collection name, checked before any server sees it.
+fn check_collection(db: &Database, name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.contains('$') || name.contains('\0') {
+        "it contains '$' or NUL"
+    } else if name.starts_with('.') || name.starts_with("system.") {
+        "it starts with '.' or \"system.\""
+    } else if db.name().len() + 1 + name.len() > 255 {
+        "<database>.<collection> is longer than 255 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(invalid(format!(
+        "bad collection name {}: {why}",
+        shown(name)
+    )))
+}
+
 impl MongoLocker {
     /// A locker for `key` in `db`. Touches no server: the first operation does.
     pub fn new(key: &str, db: &Database, opts: LockerOptions) -> Result<MongoLocker> {
         if key.is_empty() {
             return Err(invalid("key is empty"));
         }
-        if opts.dbcollection.is_empty()
-            || opts.dbcollection.contains('$')
-            || opts.dbcollection.contains('\0')
-        {
-            return Err(invalid(format!(
-                "bad collection name {:?}",
-                opts.dbcollection
-            )));
-        }
-        if opts.ttl.is_zero() {
-            return Err(invalid("ttl must be a positive number of seconds"));
-        }
+        check_collection(db, &opts.dbcollection)?;
+        check_ttl(opts.ttl)?;
         if !opts.maxoffset.is_finite() || opts.maxoffset < 0.0 {
             return Err(invalid("maxoffset must be a finite number >= 0"));
         }
@@ -217,9 +241,36 @@ impl MongoLocker {
         if !opts.blocking && opts.timeout.is_some() {
             return Err(invalid("blocking=false is incompatible with a timeout"));
         }
-        let started = Instant::now();
-        let deadline = opts.timeout.map(|t| started + t);
-        self.check_clock(deadline)?;
+        // A timeout beyond what Instant can represent is no deadline at all.
+        self.acquire_until(
+            opts,
+            opts.timeout.and_then(|t| Instant::now().checked_add(t)),
+        )
+    }
+
+    /// One attempt, as `acquire` with `blocking: false`, whose round trips
+    /// (clock check, read, insert) all end within `limit`: `LockExists` when
+    /// someone else holds the lock, `AcquireTimeout` when `limit` ran out.
+    /// For callers that wait between attempts themselves, to honour their own
+    /// cancellation (a Go context) without letting one attempt outlast it.
+    pub fn try_acquire(&self, force: bool, limit: Duration) -> Result<()> {
+        let once = AcquireOptions {
+            blocking: false,
+            force,
+            ..Default::default()
+        };
+        self.acquire_until(once, Instant::now().checked_add(limit))
+    }
+
+    fn acquire_until(&self, opts: AcquireOptions, deadline: Option<Instant>) -> Result<()> {
+        // A database call cut short by the deadline is the caller's timeout.
+        let ran_out = |e: Error| match (&e, deadline) {
+            (Error::Database(_), Some(d)) if Instant::now() >= d => {
+                Error::AcquireTimeout(self.key.clone())
+            }
+            _ => e,
+        };
+        self.check_clock(deadline).map_err(ran_out)?;
         let intent = Intent::Acquire {
             force: opts.force,
             new_term: false,
@@ -227,13 +278,7 @@ impl MongoLocker {
         loop {
             self.check_open()?;
             let limit = self.op_limit(deadline);
-            let res = self.transition(intent, limit);
-            if let (Err(Error::Database(_)), Some(d)) = (&res, deadline) {
-                if Instant::now() >= d {
-                    return Err(Error::AcquireTimeout(self.key.clone()));
-                }
-            }
-            match res? {
+            match self.transition(intent, limit).map_err(ran_out)? {
                 Outcome::Wrote(..) => return Ok(()),
                 Outcome::Held(head) if !opts.blocking => return Err(self.lock_exists(&head)),
                 Outcome::Held(_) => {
@@ -246,8 +291,8 @@ impl MongoLocker {
                 }
                 Outcome::Late if !opts.blocking => {
                     return Err(Error::Database(format!(
-                        "the lease of {:?} ended before the server confirmed it (a round trip longer than the ttl)",
-                        self.key
+                        "the lease of {} ended before the server confirmed it (a round trip longer than the ttl)",
+                        shown(&self.key)
                     )))
                 }
                 Outcome::Late => {
@@ -507,7 +552,11 @@ impl MongoLocker {
                 .store
                 .collect(&self.key, rec.gen, before, self.op_limit(None))
             {
-                log_at!(Debug, "collecting old generations of {:?}: {e}", self.key);
+                log_at!(
+                    Debug,
+                    "collecting old generations of {}: {e}",
+                    shown(&self.key)
+                );
             }
         }
     }
@@ -552,8 +601,8 @@ impl MongoLocker {
     fn check_open(&self) -> Result<()> {
         if self.state().closed {
             return Err(Error::InvalidState(format!(
-                "locker for {:?} is closed",
-                self.key
+                "locker for {} is closed",
+                shown(&self.key)
             )));
         }
         Ok(())
@@ -584,7 +633,7 @@ impl Drop for MongoLocker {
     /// Releases the lock if this locker holds it (best effort, errors logged).
     fn drop(&mut self) {
         if let Err(e) = self.close() {
-            log_at!(Warn, "releasing {:?} on drop: {e}", self.key);
+            log_at!(Warn, "releasing {} on drop: {e}", shown(&self.key));
         }
     }
 }

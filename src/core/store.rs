@@ -1,7 +1,7 @@
 //! The database operations of a lock: read the head, insert a generation,
 //! collect old generations. Every call is bounded in time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -48,7 +48,7 @@ impl Store {
 
     /// The newest generation of `key`, if any.
     pub fn head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
-        self.ensure_index(limit);
+        let limit = self.ensure_index(limit)?;
         let client = self.db.client();
         let docs = runtime::run(limit, "reading the lock", async {
             let mut cursor = self
@@ -77,7 +77,7 @@ impl Store {
 
     /// Inserts `rec`; `Lost` when its generation already exists.
     pub fn insert(&self, rec: &Record, limit: Duration) -> Result<Insert> {
-        self.ensure_index(limit);
+        let limit = self.ensure_index(limit)?;
         let client = self.db.client();
         runtime::run(limit, "writing the lock", async {
             match self.coll.insert_one(rec.to_document()).await {
@@ -111,12 +111,16 @@ impl Store {
         })
     }
 
-    /// Creates the `{key, gen}` index once per client and collection. Failure
-    /// is logged, never fatal, and we never drop or change an existing index.
-    fn ensure_index(&self, limit: Duration) {
+    /// Creates the `{key, gen}` index once per client and collection, within
+    /// the `limit` of the call it precedes, and returns what is left of it.
+    /// Failure is logged, not fatal (the call goes on) unless it used up the
+    /// whole limit (an unreachable server: the call would only wait again).
+    /// We never drop or change an existing index.
+    fn ensure_index(&self, limit: Duration) -> Result<Duration> {
         if !self.db.client().first_use(self.db.name(), self.coll.name()) {
-            return;
+            return Ok(limit);
         }
+        let end = Instant::now() + limit;
         let model = IndexModel::builder()
             .keys(doc! {"key": 1, "gen": -1})
             .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
@@ -127,7 +131,14 @@ impl Store {
                 "could not create index {INDEX_NAME} on {}: {e}",
                 self.coll.name()
             );
+            if Instant::now() >= end {
+                self.db
+                    .client()
+                    .retry_first_use(self.db.name(), self.coll.name());
+                return Err(e);
+            }
         }
+        Ok(end.saturating_duration_since(Instant::now()))
     }
 }
 

@@ -8,6 +8,7 @@ use super::locker::me_locker;
 use super::status::me_status;
 use super::{args, boundary, handles, json};
 use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
+use crate::core::error::shown;
 use crate::core::log::log_at;
 
 /// An elector callback; receives the `user_data` of the options.
@@ -334,8 +335,8 @@ pub unsafe extern "C" fn me_elector_free(elector: *mut me_elector) {
         if let Err(e) = h.elector.close() {
             log_at!(
                 Warn,
-                "stopping elector {:?} in me_elector_free: {e}",
-                h.elector.key()
+                "stopping elector {} in me_elector_free: {e}",
+                shown(h.elector.key())
             );
         }
     })

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::client::me_client;
 use super::status::{me_status, ME_NO_TIMEOUT};
 use super::{args, boundary, handles, json};
-use crate::core::error::{invalid, Result};
+use crate::core::error::{invalid, shown, Result};
 use crate::core::locker::{AcquireOptions, LockerOptions, MongoLocker};
 use crate::core::log::log_at;
 
@@ -128,8 +128,8 @@ pub unsafe extern "C" fn me_locker_free(locker: *mut me_locker) {
         if let Err(e) = h.locker.close() {
             log_at!(
                 Warn,
-                "releasing {:?} in me_locker_free: {e}",
-                h.locker.key()
+                "releasing {} in me_locker_free: {e}",
+                shown(h.locker.key())
             );
         }
     })
@@ -177,6 +177,39 @@ pub unsafe extern "C" fn me_acquire(
     handles::call_with(locker.cast_const(), "locker", |h| {
         h.locker
             .acquire(acquire_options(blocking, timeout, step, force)?)
+    })
+}
+
+/// One attempt to acquire the lock, like `me_acquire` with `blocking=false`,
+/// except that all its round trips (clock check, read, insert) end within
+/// `timeout` seconds (ME_NO_TIMEOUT: the library's own bound, as for
+/// `me_acquire`: 5 to 30 s per round trip, by the ttl).
+/// For bindings that wait between attempts themselves, to honour their own
+/// cancellation without one attempt outlasting the caller's deadline.
+///
+/// Errors: ME_ERR_LOCK_EXISTS (held by someone else), ME_ERR_ACQUIRE_TIMEOUT
+/// (`timeout` ran out), ME_ERR_TIME_OFFSET (timeparanoid),
+/// ME_ERR_INVALID_ARGUMENT (negative or NaN timeout), ME_ERR_DATABASE,
+/// ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_try_acquire(
+    locker: *mut me_locker,
+    timeout: f64,
+    force: bool,
+) -> me_status {
+    handles::call_with(locker.cast_const(), "locker", |h| {
+        if timeout == ME_NO_TIMEOUT {
+            return h.locker.acquire(AcquireOptions {
+                blocking: false,
+                force,
+                ..Default::default()
+            });
+        }
+        h.locker
+            .try_acquire(force, args::seconds(timeout, "timeout", false)?)
     })
 }
 

@@ -108,6 +108,7 @@ static void null_handles(void) {
   CHECK(me_locker_ts_expire(NULL, &ms) == false && ms == 12345, "me_locker_ts_expire(NULL, &ms) == false, ms untouched");
   EXPECT_ST(me_acquire(NULL, false, ME_NO_TIMEOUT, 0.25, false), ME_ERR_INVALID_ARGUMENT);
   CHECK(strstr(me_last_error_message(), "locker") != NULL, "  names locker: \"%s\"", me_last_error_message());
+  EXPECT_ST(me_try_acquire(NULL, 1.0, false), ME_ERR_INVALID_ARGUMENT);
   EXPECT_ST(me_release(NULL, false), ME_ERR_INVALID_ARGUMENT);
   EXPECT_ST(me_touch(NULL, &ms), ME_ERR_INVALID_ARGUMENT);
   EXPECT_ST(me_locked(NULL, &b), ME_ERR_INVALID_ARGUMENT);
@@ -268,6 +269,14 @@ static void acquire_release_json(const char *key) {
   CHECK(strstr(me_last_error_message(), "step") != NULL, "  names step: \"%s\"", me_last_error_message());
   EXPECT_ST(me_acquire(b, true, 1.0, NAN, false), ME_ERR_INVALID_ARGUMENT);
   EXPECT_ST(me_acquire(b, true, 1.0, INFINITY, false), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_try_acquire(b, -0.5, false), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_try_acquire(b, NAN, false), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_try_acquire(b, INFINITY, false), ME_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(me_last_error_message(), "timeout") != NULL, "  names timeout: \"%s\"", me_last_error_message());
+  t0 = mono_ns();
+  EXPECT_ST(me_try_acquire(b, 5.0, false), ME_ERR_LOCK_EXISTS);
+  CHECK(elapsed_s(t0) < 5.0, "  me_try_acquire makes one attempt, no waiting (%.2f s)", elapsed_s(t0));
+  EXPECT_ST(me_try_acquire(b, ME_NO_TIMEOUT, false), ME_ERR_LOCK_EXISTS);
   /* the invalid calls changed nothing */
   EXPECT_ST(me_owned(a, &v), ME_OK);
   CHECK(v, "a still owns the lock after b's failed attempts");

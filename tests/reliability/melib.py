@@ -47,6 +47,7 @@ _SIGS = {
     "me_locker_new": (C.c_int, [P, C.c_char_p, C.c_char_p, C.POINTER(LockerOptions), PP]),
     "me_locker_free": (None, [P]),
     "me_acquire": (C.c_int, [P, C.c_bool, C.c_double, C.c_double, C.c_bool]),
+    "me_try_acquire": (C.c_int, [P, C.c_double, C.c_bool]),
     "me_release": (C.c_int, [P, C.c_bool]),
     "me_touch": (C.c_int, [P, C.POINTER(C.c_int64)]),
     "me_locked": (C.c_int, [P, C.POINTER(C.c_bool)]),

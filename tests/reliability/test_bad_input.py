@@ -82,6 +82,9 @@ def run_cases(uri, db):
     expect("acquire step NaN", L.me_acquire(lk, True, 1.0, math.nan, False), INV)
     expect("acquire step -1", L.me_acquire(lk, True, 1.0, -1.0, False), INV)
     expect("acquire blocking=false with timeout", L.me_acquire(lk, False, 1.0, 0.1, False), INV)
+    expect("try_acquire(NULL)", L.me_try_acquire(None, 1.0, False), INV)
+    for bad in (-2.0, math.nan, math.inf, -math.inf):
+        expect(f"try_acquire timeout {bad}", L.me_try_acquire(lk, bad, False), INV)
     expect("touch never held", L.me_touch(lk, None), melib.ME_ERR_NOT_OWNED)
     expect("release never held", L.me_release(lk, False), OK)
 

@@ -137,6 +137,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_locker_new": (_STATUS, [_H, c_char_p, c_char_p, POINTER(me_locker_options), POINTER(c_void_p)]),
     "me_locker_free": (None, [_H]),
     "me_acquire": (_STATUS, [_H, c_bool, c_double, c_double, c_bool]),
+    "me_try_acquire": (_STATUS, [_H, c_double, c_bool]),
     "me_release": (_STATUS, [_H, c_bool]),
     "me_touch": (_STATUS, [_H, POINTER(c_int64)]),
     "me_locked": (_STATUS, [_H, POINTER(c_bool)]),

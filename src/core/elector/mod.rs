@@ -13,9 +13,9 @@ use dispatch::{Callbacks, Dispatcher, Event};
 use members::Members;
 
 use super::client::Database;
-use super::error::{invalid, Error, Result};
+use super::error::{shown, Error, Result};
 use super::identity;
-use super::locker::{Intent, LockerOptions, MongoLocker, Outcome};
+use super::locker::{check_ttl, Intent, LockerOptions, MongoLocker, Outcome};
 use super::log::log_at;
 use super::record::Record;
 use super::status::{ClusterDetail, LeaderInfo, NodeStatus};
@@ -111,9 +111,7 @@ pub struct MongoLeaderElector {
 impl MongoLeaderElector {
     /// An elector for group `key` in `db`. Touches no server until it polls.
     pub fn new(key: &str, db: &Database, opts: ElectorOptions) -> Result<MongoLeaderElector> {
-        if opts.ttl.is_zero() {
-            return Err(invalid("ttl must be a positive number of seconds"));
-        }
+        check_ttl(opts.ttl)?;
         // Short leases need a tighter clock bound, or the margin eats the lease.
         let maxoffset = (opts.ttl.as_secs_f64() / 10.0).min(0.5);
         let mlock = MongoLocker::new(
@@ -318,7 +316,7 @@ impl Drop for MongoLeaderElector {
     /// Stops the elector (releasing leadership) if it runs or leads.
     fn drop(&mut self) {
         if let Err(e) = self.close() {
-            log_at!(Warn, "stopping elector {:?} on drop: {e}", self.key());
+            log_at!(Warn, "stopping elector {} on drop: {e}", shown(self.key()));
         }
     }
 }
@@ -365,7 +363,11 @@ impl Inner {
                 break;
             }
             if let Err(e) = self.poll_once() {
-                log_at!(Warn, "elector {:?}: poll failed: {e}", self.mlock.key());
+                log_at!(
+                    Warn,
+                    "elector {}: poll failed: {e}",
+                    shown(self.mlock.key())
+                );
             }
             // Never wait for another thread's dispatch here: its callback may be joining us.
             self.events.run(&self.callbacks, false);
@@ -394,8 +396,8 @@ impl Inner {
             if let Err(e) = self.release() {
                 log_at!(
                     Warn,
-                    "elector {:?}: release on stop failed: {e}",
-                    self.mlock.key()
+                    "elector {}: release on stop failed: {e}",
+                    shown(self.mlock.key())
                 );
             }
         }
