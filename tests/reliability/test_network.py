@@ -214,3 +214,27 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
         assert {h[0] for h in holds} == {"A(slow)", "B(direct)"}, "both lockers must have held the lock" + story
     assert not expired, f"me_acquire returned ME_OK with an already expired lease: {expired[:5]}" + story
     assert not overlaps, "overlapping holds:\n" + "\n".join(f"  {a}\n  {b}" for a, b in overlaps[:5]) + story
+
+
+def test_python_blocking_acquire_through_a_slow_network(uri, dbname):
+    """Property: the Python binding's blocking acquire without a timeout gets a
+    free lock through 0.7 s of latency each way (round trips of 1.4 s, more
+    than any slice a binding might cut its wait into)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(melib.ROOT, "bindings", "python"))
+    from mongoelector import MongoLocker
+
+    proxy = Toxiproxy(upstream(uri)).start()
+    try:
+        proxy.set(latency=0.7)
+        lock = MongoLocker("slowpy", (proxied(uri, proxy.port), dbname), ttl=10, timeparanoid=False)
+        result = []
+        th = threading.Thread(target=lambda: result.append(lock.acquire()), daemon=True)
+        th.start()
+        th.join(60)
+        assert result == [True], "acquire() did not get a free lock within 60 s through the slow network"
+        assert lock.owned()
+        lock.close()
+    finally:
+        proxy.stop()

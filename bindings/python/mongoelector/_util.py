@@ -96,6 +96,8 @@ class Handle:
         self._guard = threading.Lock()
         self._inflight = 0
         self._closing = False
+        # Set by close(): waits between native calls end at once.
+        self._closed_event = threading.Event()
         # A borrowed handle lives inside its parent's (an elector's locker):
         # each call on it also counts as a call on the parent.
         self._parent: Handle | None = None
@@ -134,6 +136,7 @@ class Handle:
                 return
             self._closing = True
             free = self._inflight == 0
+        self._closed_event.set()
         if free:
             self._free_now()
 

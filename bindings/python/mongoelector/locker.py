@@ -11,6 +11,7 @@ from ._client import client_for, resolve_db
 from ._util import Handle, c_text, call_json, from_ms, seconds
 from .errors import (
     AcquireTimeout,
+    InvalidStateError,
     LockExists,
     NotOwnedError,
     TimeOffsetError,
@@ -78,6 +79,7 @@ class MongoLocker(Handle):
         self = cls.__new__(cls)
         Handle.__init__(self, None, owned=False)
         self._parent = owner
+        self._closed_event = owner._closed_event  # closing the elector ends its lock's waits
         self._init_common(ptr, **attrs)
         return self
 
@@ -162,28 +164,32 @@ class MongoLocker(Handle):
         step_s = seconds("step", step, positive=False)
         if step_s < 0:
             raise ValueError("step must be >= 0")
-        if not blocking:
-            self._acquire_once(False, _ffi.ME_NO_TIMEOUT, step_s, force)
-            return True
-        # A blocking wait runs in slices, so close() from another thread ends
-        # it (InvalidStateError) without freeing the handle under the call.
         deadline = None
-        if timeout is not None:
+        if blocking and timeout is not None:
             # As in the seed, a timeout of 0 or less still makes one attempt.
             deadline = time.monotonic() + max(0.0, seconds("timeout", timeout, positive=False))
-        slice_s = max(1.0, 2 * step_s)
+        # A blocking wait is single attempts, each bounded by the time left (so
+        # a slow server cannot stretch the timeout), and waits of `step` here
+        # that close() from another thread cuts short (InvalidStateError): the
+        # native handle is never freed under a call.
         while True:
-            left = slice_s if deadline is None else min(slice_s, max(0.0, deadline - time.monotonic()))
+            left = _ffi.ME_NO_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                self._acquire_once(True, left, step_s, force)
+                self._try_acquire(left, force)
                 return True
-            except AcquireTimeout:
-                if deadline is not None and time.monotonic() >= deadline:
+            except LockExists:
+                if not blocking:
                     raise
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise AcquireTimeout(f"acquire {self.key!r}: timeout reached, lock not acquired", _ffi.ME_ERR_ACQUIRE_TIMEOUT)
+            wait = step_s if deadline is None else min(step_s, deadline - now)
+            if self._closed_event.wait(max(wait, 0.001)):
+                raise InvalidStateError(f"acquire {self.key!r}: {type(self).__name__} is closed")
 
-    def _acquire_once(self, blocking: bool, timeout: float, step: float, force) -> None:
+    def _try_acquire(self, timeout: float, force) -> None:
         with self._use() as ptr:
-            status = _lib.me_acquire(ptr, blocking, timeout, step, bool(force))
+            status = _lib.me_try_acquire(ptr, timeout, bool(force))
             if status != _ffi.ME_OK:
                 raise error_for(status, f"acquire {self.key!r}")
 

@@ -319,6 +319,20 @@ def test_unreachable_server_raises_database_error():
     assert isinstance(ei.value, PyMongoError)
 
 
+def test_acquire_timeout_bounds_every_round_trip():
+    # The URI keeps the 30 s server-selection default: the timeout must still hold.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lock = MongoLocker("res", (f"mongodb://127.0.0.1:{port}/?directConnection=true", "x"))
+    t = time.monotonic()
+    with pytest.raises(AcquireTimeout):
+        lock.acquire(timeout=1)
+    assert time.monotonic() - t < 3.0
+
+
 def test_concurrent_threads_never_overlap(db):
     holders = []
     active = [0]
