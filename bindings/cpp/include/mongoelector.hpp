@@ -16,7 +16,9 @@
 //
 // Thread safety: every method of Client, Locker and LeaderElector may be called
 // from several threads at once, except that destroying or move-assigning an
-// object must not race other calls on it (the C ABI's *_free rule).
+// object must not race other calls on it (the C ABI's *_free rule). As in C,
+// a Locker may be destroyed while other threads wait inside its acquire(),
+// lock() or try_lock_for(): those calls then throw InvalidState promptly.
 //
 // Only this header and the C header are needed; no JSON or other dependency.
 #ifndef MONGOELECTOR_HPP
@@ -146,6 +148,21 @@ struct CStringDeleter {
 using CString = std::unique_ptr<char, CStringDeleter>;
 
 inline double to_c_seconds(Seconds s) { return s.count(); }
+
+/// `s` as a C string argument named `name`. A NUL inside would silently cut
+/// the string short in C (naming another key, database or server), so it is
+/// an InvalidArgument.
+inline const char* c_string(const std::string& s, const char* name) {
+    std::size_t nul = s.find('\0');
+    if (nul != std::string::npos)
+        throw InvalidArgument(std::string("invalid argument: ") + name + " contains a NUL byte at offset " +
+                              std::to_string(nul) + " (a C string would end there)");
+    return s.c_str();
+}
+
+/// Timeouts at least this long (about 31,700 years; e.g. hours::max()) are
+/// more than the library can count: try_lock_for waits without a timeout.
+constexpr double kLongestTimeout = 1e12;
 
 // ---- logging (process-wide) ----
 
@@ -728,7 +745,7 @@ public:
     /// cannot be reached fails within the URI's serverSelectionTimeoutMS.
     explicit Client(const std::string& uri) {
         me_client* raw = nullptr;
-        detail::check(::me_client_new(uri.c_str(), &raw));
+        detail::check(::me_client_new(detail::c_string(uri, "uri"), &raw));
         h_.reset(raw);
     }
 
@@ -824,12 +841,14 @@ public:
            const LockerOptions& options = LockerOptions()) {
         me_locker_options o;
         ::me_locker_options_init(&o);
-        o.dbcollection = options.dbcollection.c_str();
+        o.dbcollection = detail::c_string(options.dbcollection, "dbcollection");
         o.ttl = detail::to_c_seconds(options.ttl);
         o.timeparanoid = options.timeparanoid;
         o.maxoffset = options.maxoffset;
         me_locker* raw = nullptr;
-        detail::check(::me_locker_new(client.handle(), db.c_str(), key.c_str(), &o, &raw));
+        const char* c_db = detail::c_string(db, "db_name");
+        const char* c_key = detail::c_string(key, "key");
+        detail::check(::me_locker_new(client.handle(), c_db, c_key, &o, &raw));
         h_.reset(raw);
     }
 
@@ -846,11 +865,18 @@ public:
     /// Acquires the lock. blocking=false fails at once with LockExists when
     /// someone else holds it; blocking waits (polling every `step`) up to
     /// `timeout` (nullopt: forever) and then throws AcquireTimeout. A timeout
-    /// with blocking=false is an InvalidArgument. `force` takes the lock even
-    /// from a live holder. May throw TimeOffsetError (timeparanoid) and DatabaseError.
+    /// with blocking=false, or a timeout or step that is negative or not
+    /// finite, is an InvalidArgument. `force` takes the lock even from a live holder. May
+    /// throw TimeOffsetError (timeparanoid) and DatabaseError.
     void acquire(bool blocking = true, std::optional<Seconds> timeout = std::nullopt, Seconds step = Seconds(0.25),
                  bool force = false) {
-        detail::check(::me_acquire(handle(), blocking, timeout ? timeout->count() : ME_NO_TIMEOUT, step.count(), force));
+        me_locker* h = handle();
+        // -1 s is ME_NO_TIMEOUT in C, but here "forever" is std::nullopt: an
+        // explicit -1 s is a negative timeout like any other.
+        if (timeout && timeout->count() == ME_NO_TIMEOUT)
+            throw InvalidArgument("invalid argument: timeout must be a finite number >= 0 of seconds, got -1 "
+                                  "(std::nullopt means no timeout)");
+        detail::check(::me_acquire(h, blocking, timeout ? timeout->count() : ME_NO_TIMEOUT, step.count(), force));
     }
 
     /// Releases the lock if this locker holds it (with `force`: whoever does).
@@ -933,12 +959,15 @@ public:
         }
     }
 
+    /// Zero or negative: one try. NaN: InvalidArgument. Longer than the
+    /// library can count (e.g. std::chrono::hours::max()): no timeout.
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period>& rel) {
         Seconds d = std::chrono::duration_cast<Seconds>(rel);
+        if (std::isnan(d.count())) throw InvalidArgument("invalid argument: try_lock_for: the duration is NaN");
         if (!(d.count() > 0.0)) return try_lock();
         try {
-            acquire(true, d);
+            acquire(true, d.count() < detail::kLongestTimeout ? std::optional<Seconds>(d) : std::nullopt);
             return true;
         } catch (const AcquireTimeout&) {
             return false;
@@ -947,7 +976,9 @@ public:
 
     template <class C, class D>
     bool try_lock_until(const std::chrono::time_point<C, D>& abs) {
-        return try_lock_for(abs - C::now());
+        const auto now = C::now();
+        if (abs <= now) return try_lock();  // also keeps time_point::min() - now from overflowing
+        return try_lock_for(abs - now);
     }
 
     /// release(); a failure is logged, never thrown (unlock runs in destructors).
@@ -1044,10 +1075,12 @@ public:
         o.on_leader_loss = cbs_->on_leader_loss ? &detail::mongoelector_cpp_on_leader_loss : nullptr;
         o.on_loop = cbs_->on_loop ? &detail::mongoelector_cpp_on_loop : nullptr;
         o.user_data = cbs_.get();
-        o.app_version = options.app_version ? options.app_version->c_str() : nullptr;
+        o.app_version = options.app_version ? detail::c_string(*options.app_version, "app_version") : nullptr;
         o.report_status = options.report_status;
         me_elector* raw = nullptr;
-        detail::check(::me_elector_new(client.handle(), db.c_str(), key.c_str(), &o, &raw));
+        const char* c_db = detail::c_string(db, "db_name");
+        const char* c_key = detail::c_string(key, "key");
+        detail::check(::me_elector_new(client.handle(), c_db, c_key, &o, &raw));
         h_.reset(raw);
     }
 

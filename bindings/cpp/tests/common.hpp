@@ -49,6 +49,13 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseco
     return pred();
 }
 
+/// Fixture of the database tests: a client on the test server and a database
+/// of the running test's own.
+struct ServerTest : ::testing::Test {
+    mongoelector::Client client{uri()};
+    std::string db = db_name();
+};
+
 /// Locker options for tests: a short ttl keeps a crashed test from blocking the next.
 inline mongoelector::LockerOptions short_ttl(double seconds = 30) {
     mongoelector::LockerOptions o;

@@ -47,10 +47,7 @@ struct Recorder {
     }
 };
 
-struct ElectorTest : ::testing::Test {
-    Client client{uri()};
-    std::string db = db_name();
-};
+struct ElectorTest : metest::ServerTest {};
 
 /// Captures this header's log messages (exceptions from callbacks) for one test.
 struct LogCapture {

@@ -14,10 +14,7 @@ using metest::short_ttl;
 using metest::uri;
 
 namespace {
-struct LockerTest : ::testing::Test {
-    Client client{uri()};
-    std::string db = db_name();
-};
+struct LockerTest : metest::ServerTest {};
 }  // namespace
 
 TEST_F(LockerTest, GettersDescribeThisLocker) {
