@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -245,18 +244,9 @@ func TestBadInputAndMisuse(t *testing.T) {
 		}
 
 		// Unreachable: a free port. A clear error within a few seconds.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		must(t, err)
-		port := ln.Addr().(*net.TCPAddr).Port
-		must(t, ln.Close())
-		far, err := NewClient(fmt.Sprintf("mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300", port))
-		must(t, err)
-		defer far.Close()
-		l, err := far.NewLocker(db, "k", nil) // touches no server
-		must(t, err)
-		defer l.Close()
+		l := newLocker(t, newUnreachableClient(t, "?serverSelectionTimeoutMS=300"), db, "k", nil) // touches no server
 		start := time.Now()
-		err = l.Acquire(ctx, Timeout(2*time.Second))
+		err := l.Acquire(ctx, Timeout(2*time.Second))
 		wantErr(t, "Acquire on an unreachable server", err, ErrDatabase, ErrAcquireTimeout)
 		if d := time.Since(start); d > 8*time.Second {
 			t.Errorf("Acquire(timeout 2s) on an unreachable server took %v", d)

@@ -42,8 +42,9 @@ var (
 	ErrInvalidArgument = errors.New("mongoelector: invalid argument")
 	// ErrLockExists: a non-blocking acquire found the lock held by someone else.
 	ErrLockExists = errors.New("mongoelector: lock exists")
-	// ErrAcquireTimeout: a blocking acquire ran out of time (its Timeout option or the
-	// context's deadline; in the latter case the error also matches context.DeadlineExceeded).
+	// ErrAcquireTimeout: an Acquire ran out of time, database round trips included (its
+	// Timeout option or the context's deadline, whichever came first; in the latter case
+	// the error also matches context.DeadlineExceeded).
 	ErrAcquireTimeout = errors.New("mongoelector: acquire timeout")
 	// ErrTimeOffset: the host clock differs from the server's by more than the allowed offset.
 	ErrTimeOffset = errors.New("mongoelector: clock offset too high")

@@ -173,34 +173,49 @@ type acquireConfig struct {
 // AcquireOption changes how Acquire waits.
 type AcquireOption func(*acquireConfig)
 
-// NonBlocking makes Acquire try once and fail with ErrLockExists when the lock is held.
+// NonBlocking makes Acquire try once and fail with ErrLockExists when the lock
+// is held. That one attempt ends by the context's deadline, if it has one.
 func NonBlocking() AcquireOption { return func(c *acquireConfig) { c.blocking = false } }
 
-// Timeout bounds how long a blocking Acquire waits; then it fails with
-// ErrAcquireTimeout. Negative values, and any Timeout with NonBlocking, are
-// rejected (ErrInvalidArgument).
+// Timeout bounds how long a blocking Acquire takes, database round trips
+// included; then it fails with ErrAcquireTimeout. Timeout(0) makes one
+// attempt, with the least time the library gives a round trip (50 ms).
+// Negative values, and any Timeout with NonBlocking, are rejected
+// (ErrInvalidArgument).
 func Timeout(d time.Duration) AcquireOption {
 	return func(c *acquireConfig) { c.hasTimeout, c.timeout = true, d }
 }
 
 // Step is the delay between attempts while the lock is held (default 250 ms).
-// Cancellation of the context is noticed at once while waiting, and within one
-// database round trip otherwise.
+// Cancellation of the context and Close are noticed at once while waiting, and
+// otherwise when the attempt in progress ends (by the deadline, if there is one).
 func Step(d time.Duration) AcquireOption { return func(c *acquireConfig) { c.step = d } }
 
 // Force takes the lock even from a live holder. Use with care.
 func Force() AcquireOption { return func(c *acquireConfig) { c.force = true } }
 
-// noTimeout is ME_NO_TIMEOUT: wait forever.
+// noTimeout is ME_NO_TIMEOUT: for me_try_acquire, the library's own bound on
+// each round trip (5 to 30 s, by the ttl).
 const noTimeout = -1.0
 
 // DefaultStep is the delay between attempts of a blocking Acquire.
 const DefaultStep = 250 * time.Millisecond
 
 // Acquire takes the lock. By default it waits until the lock is free, the
-// context is done (the error then wraps ctx.Err(), and for a deadline also
-// ErrAcquireTimeout) or the Locker is closed (ErrClosed). Acquiring a lock this
-// Locker holds renews it.
+// Timeout passes (ErrAcquireTimeout), the context is done (the error then
+// wraps ctx.Err(), and for a deadline also ErrAcquireTimeout) or the Locker is
+// closed (ErrClosed). Acquiring a lock this Locker holds renews it.
+//
+// Acquire returns by the earlier of the Timeout and the context's deadline:
+// every attempt in the library (clock check, read, insert) is given the time
+// left until then, and the error says which of the two ran out. Without
+// either, an unreachable server fails an attempt with ErrDatabase after the
+// library's bound on a round trip (5 to 30 s, by the ttl). Cancellation (as
+// opposed to a deadline) and Close are noticed at once between attempts, and
+// when the attempt in progress ends otherwise.
+//
+// A NonBlocking Acquire makes one attempt, bounded by the context's deadline
+// in the same way.
 func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 	cfg := acquireConfig{blocking: true, step: DefaultStep}
 	for _, o := range opts {
@@ -209,50 +224,48 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 	if err := ctx.Err(); err != nil {
 		return l.ctxError(err)
 	}
-	timeout := C.double(noTimeout)
-	if cfg.hasTimeout {
-		timeout = C.double(cfg.timeout.Seconds())
-	}
 	if !cfg.blocking {
-		// One attempt. The library rejects a timeout here, except -1 s: that is
-		// ME_NO_TIMEOUT, so the check is made here.
+		// One attempt: Timeout and Step do not apply. me_try_acquire takes
+		// neither, so the checks me_acquire made for blocking=false are made
+		// here: any Timeout is an error, and so is a negative Step.
 		if cfg.hasTimeout {
 			return &Error{Code: CodeInvalidArgument, Op: "acquire",
 				Message: fmt.Sprintf("NonBlocking is incompatible with a Timeout (got %v)", cfg.timeout)}
 		}
-		return l.acquireOnce(false, timeout, cfg.step, cfg.force)
+		if cfg.step < 0 {
+			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be >= 0, got %v", cfg.step)}
+		}
+	} else {
+		if cfg.hasTimeout && cfg.timeout < 0 {
+			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("timeout must be >= 0, got %v", cfg.timeout)}
+		}
+		if cfg.step <= 0 {
+			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be > 0, got %v", cfg.step)}
+		}
 	}
-	if cfg.hasTimeout && cfg.timeout < 0 {
-		return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("timeout must be >= 0, got %v", cfg.timeout)}
-	}
-	if cfg.step <= 0 {
-		return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be > 0, got %v", cfg.step)}
-	}
-	var deadline time.Time
-	if cfg.hasTimeout {
-		deadline = time.Now().Add(cfg.timeout)
-	}
-	// Blocking acquire in slices: one non-blocking attempt in C, then a wait of
-	// one step in Go that the context or Close can cut short.
+	d := acquireDeadlineOf(ctx, cfg)
+	// Attempts in C, each within the time left, and between them a wait of one
+	// step in Go that the context or Close can cut short.
 	var timer *time.Timer
 	for {
-		err := l.acquireOnce(false, noTimeout, cfg.step, cfg.force)
+		err := l.tryAcquire(d.limit(), cfg.force)
 		if err == nil {
 			return nil
 		}
-		expired := cfg.hasTimeout && !time.Now().Before(deadline)
-		if !errors.Is(err, ErrLockExists) {
-			if expired && errors.Is(err, ErrDatabase) {
-				return l.timeoutError()
-			}
+		// Out of time: the library says so, or a database call failed past the
+		// deadline (the library makes the same call: cut short by the deadline).
+		if d.set && (errors.Is(err, ErrAcquireTimeout) || d.passed() && errors.Is(err, ErrDatabase)) {
+			return l.deadlineError(ctx, d)
+		}
+		if !cfg.blocking || !errors.Is(err, ErrLockExists) {
 			return err
 		}
-		if expired {
-			return l.timeoutError()
+		if d.passed() {
+			return l.deadlineError(ctx, d)
 		}
 		wait := cfg.step
-		if cfg.hasTimeout {
-			wait = min(wait, time.Until(deadline))
+		if d.set {
+			wait = min(wait, time.Until(d.at))
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -270,11 +283,59 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 	}
 }
 
-func (l *Locker) acquireOnce(blocking bool, timeout C.double, step time.Duration, force bool) error {
+// acquireDeadline is the earlier of an Acquire's Timeout deadline and its
+// context's deadline.
+type acquireDeadline struct {
+	at      time.Time
+	set     bool // false: neither exists
+	fromCtx bool // the context's deadline is the earlier one
+}
+
+func acquireDeadlineOf(ctx context.Context, cfg acquireConfig) acquireDeadline {
+	var d acquireDeadline
+	if cfg.hasTimeout {
+		// A huge Timeout does not overflow into the past: Add then drops the
+		// monotonic reading and keeps the wall clock.
+		d = acquireDeadline{at: time.Now().Add(cfg.timeout), set: true}
+	}
+	if at, ok := ctx.Deadline(); ok && (!d.set || at.Before(d.at)) {
+		d = acquireDeadline{at: at, set: true, fromCtx: true}
+	}
+	return d
+}
+
+// limit is the timeout of one me_try_acquire: the time left (0 once passed;
+// the library still lets each round trip have a few tens of milliseconds), or
+// ME_NO_TIMEOUT without a deadline.
+func (d acquireDeadline) limit() C.double {
+	if !d.set {
+		return noTimeout
+	}
+	return C.double(max(time.Until(d.at), 0).Seconds())
+}
+
+func (d acquireDeadline) passed() bool { return d.set && !time.Now().Before(d.at) }
+
+// deadlineError is the error of an Acquire that ran out of time: the
+// context's error when its deadline came first (context.DeadlineExceeded even
+// if the context's timer has not fired yet), otherwise ErrAcquireTimeout.
+func (l *Locker) deadlineError(ctx context.Context, d acquireDeadline) error {
+	if !d.fromCtx {
+		return l.timeoutError()
+	}
+	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return l.ctxError(err)
+}
+
+// tryAcquire is one attempt whose round trips end within limit seconds
+// (noTimeout: the library's own bound).
+func (l *Locker) tryAcquire(limit C.double, force bool) error {
 	return l.use("acquire", func(p *C.me_locker) error {
 		var msg *C.char
-		st := C.me_go_acquire(p, C.bool(blocking), timeout, C.double(step.Seconds()), C.bool(force), &msg)
-		return check("acquire", st, msg)
+		return check("acquire", C.me_go_try_acquire(p, limit, C.bool(force), &msg), msg)
 	})
 }
 

@@ -256,6 +256,24 @@ func TestAcquireContext(t *testing.T) {
 	}
 	locked, err := waiter.Locked()
 	mustBool(t, "Locked", false, locked, err)
+
+	// Deadlines that do not run out leave the attempts alone: a free lock is
+	// taken with a context deadline, non-blocking too, and a blocking acquire
+	// with both a Timeout and a context deadline gets the lock once released.
+	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer lcancel()
+	must(t, waiter.Acquire(lctx, NonBlocking()))
+	go func() { done <- holder.Acquire(lctx, Timeout(20*time.Second), Step(50*time.Millisecond)) }()
+	time.Sleep(300 * time.Millisecond)
+	must(t, waiter.Release())
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("acquire with a deadline did not get the released lock")
+	}
+	owned, err := holder.Owned()
+	mustBool(t, "Owned after the acquire with a deadline", true, owned, err)
 }
 
 func TestDatabaseError(t *testing.T) {
@@ -279,6 +297,61 @@ func TestDatabaseError(t *testing.T) {
 	}
 	if _, err := NewClient("not a uri"); !errors.Is(err, ErrInvalidArgument) && !errors.Is(err, ErrDatabase) {
 		t.Fatalf("NewClient(bad uri): %v", err)
+	}
+}
+
+// Against an unreachable server, with the driver's default server selection
+// timeout (30 s) and the default ttl (600 s, so the library's own bound on a
+// round trip is 30 s), Acquire still returns by the earlier of its Timeout and
+// its context's deadline, with the error of the one that ran out.
+func TestAcquireDeadlineUnreachable(t *testing.T) {
+	c := newUnreachableClient(t, "")
+	db := testDB(t)
+	// Behavioural bounds: generous slack for a shared, noisy machine.
+	const limit, slack, far = time.Second, 2 * time.Second, 20 * time.Second
+	for _, tc := range []struct {
+		name        string
+		opts        *LockerOptions
+		ctxDeadline time.Duration // 0: none
+		acquire     []AcquireOption
+		ctxFirst    bool // the context's deadline runs out first: context.DeadlineExceeded
+	}{
+		{name: "Timeout", acquire: []AcquireOption{Timeout(limit)}},
+		{name: "Timeout, no clock check", opts: &LockerOptions{NoTimeParanoid: true}, acquire: []AcquireOption{Timeout(limit)}},
+		{name: "Timeout before the context's deadline", ctxDeadline: far, acquire: []AcquireOption{Timeout(limit)}},
+		{name: "context deadline", ctxDeadline: limit, ctxFirst: true},
+		{name: "context deadline, no clock check", opts: &LockerOptions{NoTimeParanoid: true}, ctxDeadline: limit, ctxFirst: true},
+		{name: "context deadline before the Timeout", ctxDeadline: limit, acquire: []AcquireOption{Timeout(far)}, ctxFirst: true},
+		{name: "NonBlocking, context deadline", ctxDeadline: limit, acquire: []AcquireOption{NonBlocking()}, ctxFirst: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLocker(t, c, db, "k", tc.opts)
+			ctx := context.Background()
+			if tc.ctxDeadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxDeadline)
+				defer cancel()
+			}
+			start := time.Now()
+			err := l.Acquire(ctx, tc.acquire...)
+			took := time.Since(start)
+			if took > limit+slack {
+				t.Errorf("returned after %v, want within %v + %v", took, limit, slack)
+			}
+			if took < limit-100*time.Millisecond {
+				t.Errorf("returned after %v, before the %v deadline", took, limit)
+			}
+			if tc.ctxFirst {
+				// ctxError: the context's error, which is an acquire timeout too.
+				if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrAcquireTimeout) || errors.Is(err, ErrDatabase) {
+					t.Fatalf("Acquire: %v, want context.DeadlineExceeded (and ErrAcquireTimeout)", err)
+				}
+				return
+			}
+			if e := wantErr(t, "Acquire", err, ErrAcquireTimeout); e != nil && (e.Code != CodeAcquireTimeout || errors.Is(err, context.DeadlineExceeded)) {
+				t.Fatalf("Acquire: %#v, want the Timeout's ErrAcquireTimeout only", err)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -47,6 +48,24 @@ func newClient(t testing.TB) *Client {
 	c, err := NewClient(testURI)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newUnreachableClient is a client of a free local port, where nothing
+// listens: every operation fails or runs out of time. query ("?..." or "")
+// goes after the URI's path; without serverSelectionTimeoutMS the driver's
+// default of 30 s applies.
+func newUnreachableClient(t testing.TB, query string) *Client {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	must(t, ln.Close())
+	c, err := NewClient(fmt.Sprintf("mongodb://127.0.0.1:%d/%s", port, query))
+	if err != nil {
+		t.Fatalf("NewClient of a free port: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

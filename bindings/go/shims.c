@@ -35,8 +35,8 @@ int me_go_locker_new(const me_client *client, const char *db, const char *key,
   ME_GO_CALL(me_locker_new(client, db, key, opts, out));
 }
 
-int me_go_acquire(me_locker *l, bool blocking, double timeout, double step, bool force, char **err) {
-  ME_GO_CALL(me_acquire(l, blocking, timeout, step, force));
+int me_go_try_acquire(me_locker *l, double timeout, bool force, char **err) {
+  ME_GO_CALL(me_try_acquire(l, timeout, force));
 }
 
 int me_go_release(me_locker *l, bool force, char **err) { ME_GO_CALL(me_release(l, force)); }

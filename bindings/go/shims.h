@@ -16,7 +16,7 @@ int me_go_client_new(const char *uri, me_client **out, char **err);
 
 int me_go_locker_new(const me_client *client, const char *db, const char *key,
                      const me_locker_options *opts, me_locker **out, char **err);
-int me_go_acquire(me_locker *l, bool blocking, double timeout, double step, bool force, char **err);
+int me_go_try_acquire(me_locker *l, double timeout, bool force, char **err);
 int me_go_release(me_locker *l, bool force, char **err);
 int me_go_touch(me_locker *l, int64_t *new_expire_ms, char **err);
 int me_go_locked(me_locker *l, bool *out, char **err);
