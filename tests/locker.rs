@@ -101,7 +101,7 @@ fn argument_errors() {
         );
     }
     let c = client();
-    for bad in ["", "a.b", "a b", "a/b", &"x".repeat(64)] {
+    for bad in ["", "a.b", "a b", "a/b", &"x".repeat(64), "local", "config"] {
         assert!(is_invalid(&c.database(bad)), "database name {bad:?}");
     }
     assert!(is_invalid(&Client::new("not a uri")), "bad uri");

@@ -148,6 +148,13 @@ fn validate_db_name(name: &str) -> Result<()> {
             "database name {name:?} is longer than 63 bytes"
         )));
     }
+    // `local` is not replicated: after a failover a lock there could be held
+    // twice. `config` belongs to the cluster's own metadata.
+    if name == "local" || name == "config" {
+        return Err(invalid(format!(
+            "database {name:?} is reserved by MongoDB (`local` is not replicated)"
+        )));
+    }
     Ok(())
 }
 

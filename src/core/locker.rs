@@ -275,6 +275,7 @@ impl MongoLocker {
             force: opts.force,
             new_term: false,
         };
+        let mut warned_late = false;
         loop {
             self.check_open()?;
             let limit = self.op_limit(deadline);
@@ -296,6 +297,15 @@ impl MongoLocker {
                     )))
                 }
                 Outcome::Late => {
+                    if !warned_late {
+                        warned_late = true;
+                        log_at!(
+                            Warn,
+                            "{}: the lease ended before the server confirmed it; a ttl of {:?} is shorter than a round trip",
+                            shown(&self.key),
+                            self.ttl
+                        );
+                    }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Error::AcquireTimeout(self.key.clone()));
                     }
