@@ -834,20 +834,26 @@ fn error_messages_cut_long_keys() {
     );
 }
 
-#[test]
-fn unreachable_server_with_default_selection_timeout_is_bounded_by_our_limits() {
-    // serverSelectionTimeoutMS stays at its 30 s default: our own limits must cut
-    // every call short, the first one's index creation included.
+/// A locker (ttl 5 s) on a local port where nothing listens; `query` is
+/// appended to the URI's options.
+fn unreachable_locker(query: &str) -> MongoLocker {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let c = Client::new(&format!(
-        "mongodb://127.0.0.1:{port}/?directConnection=true"
+        "mongodb://127.0.0.1:{port}/?directConnection=true{query}"
     ))
     .unwrap();
     let db = c.database("nowhere").unwrap();
-    let l = MongoLocker::new("res", &db, opts(Duration::from_secs(5))).unwrap();
+    MongoLocker::new("res", &db, opts(Duration::from_secs(5))).unwrap()
+}
+
+#[test]
+fn unreachable_server_with_default_selection_timeout_is_bounded_by_our_limits() {
+    // serverSelectionTimeoutMS stays at its 30 s default: our own limits must cut
+    // every call short, the first one's index creation included.
+    let l = unreachable_locker("");
     let t = Instant::now();
     let r = l.try_acquire(false, Duration::from_secs(1));
     assert!(matches!(r, Err(Error::AcquireTimeout(_))), "{r:?}");
@@ -877,16 +883,7 @@ fn unreachable_server_with_default_selection_timeout_is_bounded_by_our_limits() 
 
 #[test]
 fn unreachable_server_gives_a_database_error_in_bounded_time() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let c = Client::new(&format!(
-        "mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=300"
-    ))
-    .unwrap();
-    let db = c.database("nowhere").unwrap();
-    let l = MongoLocker::new("res", &db, opts(Duration::from_secs(5))).unwrap();
+    let l = unreachable_locker("&serverSelectionTimeoutMS=300");
     let t = Instant::now();
     assert!(matches!(l.locked(), Err(Error::Database(_))));
     let r = l.acquire(AcquireOptions {

@@ -119,6 +119,15 @@ else
   fail "include/ differs from git after the build (stale header): $(git status --porcelain -- include/ | tr '\n' ' ')"
 fi
 
+# run_quickstart BINARY WHAT: runs $out/BINARY against the server; it must lead.
+run_quickstart() {
+  if timeout 60 "$out/$1" "$uri" >"$logs/$1.log" 2>&1 && grep -q "I am the leader" "$logs/$1.log"; then
+    pass "$2 runs against the server"
+  else
+    fail "$2 failed: $(head -c 600 "$logs/$1.log")"
+  fi
+}
+
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/me-install.XXXXXX")
 if make --no-print-directory install PREFIX="$prefix" >"$logs/install.log" 2>&1; then
   pass "make install PREFIX=$prefix"
@@ -137,12 +146,7 @@ if make --no-print-directory install PREFIX="$prefix" >"$logs/install.log" 2>&1;
         "$prefix"/*) pass "it loads the installed library ($resolved)" ;;
         *) fail "it loads $resolved, not the installed library" ;;
       esac
-      if timeout 60 "$out/quickstart_installed" "$uri" >"$logs/quickstart_installed.log" 2>&1 &&
-        grep -q "I am the leader" "$logs/quickstart_installed.log"; then
-        pass "the installed quick start runs against the server"
-      else
-        fail "the installed quick start failed: $(head -c 600 "$logs/quickstart_installed.log")"
-      fi
+      run_quickstart quickstart_installed "the installed quick start"
     else
       fail "quickstart.c against the installed library: $(head -c 600 "$logs/installed_build.log")"
     fi
@@ -156,11 +160,8 @@ if make --no-print-directory install PREFIX="$prefix" >"$logs/install.log" 2>&1;
       deps=$(ldd "$out/quickstart_static")
       if [[ $deps == *libmongoelector* ]]; then
         fail "the static quick start still loads libmongoelector.so"
-      elif timeout 60 "$out/quickstart_static" "$uri" >"$logs/quickstart_static.log" 2>&1 &&
-        grep -q "I am the leader" "$logs/quickstart_static.log"; then
-        pass "quickstart.c linked with libmongoelector.a (and pkg-config --static libs) runs against the server"
       else
-        fail "the static quick start failed: $(head -c 600 "$logs/quickstart_static.log")"
+        run_quickstart quickstart_static "quickstart.c linked with libmongoelector.a (and pkg-config --static libs)"
       fi
     else
       fail "quickstart.c against libmongoelector.a: $(head -c 600 "$logs/static_build.log")"

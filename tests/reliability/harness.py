@@ -174,14 +174,19 @@ class Server:
     def stop(self, kill=False):
         """Stops the server (kill: SIGKILL, an abrupt outage; otherwise SIGTERM,
         after which FerretDB keeps serving open connections for a few seconds)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, signal.SIGKILL if kill else signal.SIGTERM)
         self.proc = None
+
+
+def end_process(proc, sig=signal.SIGTERM):
+    """Sends `sig` to a running Popen, then SIGKILL if it has not exited in 10 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # ---------------------------------------------------------------- processes

@@ -14,13 +14,12 @@ connections cut, TCP resets, and a black hole. Loopback only.
 
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from harness import BUILD, ROOT, free_port
+from harness import BUILD, ROOT, end_process, free_port
 
 TOOL = "github.com/Shopify/toxiproxy/v2/cmd/server"
 STREAMS = ("upstream", "downstream")
@@ -101,11 +100,5 @@ class Toxiproxy:
         self._call("POST", "/proxies/mongo", {"enabled": True})
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.proc = None
