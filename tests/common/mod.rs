@@ -80,6 +80,13 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Asserts that less than `bound` has passed since `start` (the time taken is the evidence).
+#[track_caller]
+pub fn assert_within(start: Instant, bound: Duration) {
+    let took = start.elapsed();
+    assert!(took < bound, "took {took:?}, bound {bound:?}");
+}
+
 pub fn is_invalid<T>(r: &Result<T, Error>) -> bool {
     matches!(r, Err(Error::InvalidArgument(_)))
 }
