@@ -119,10 +119,15 @@ func check(op string, st C.int, msg *C.char) error {
 	return e
 }
 
+// invalidArg is an ErrInvalidArgument found on the Go side, before any C call.
+func invalidArg(op, format string, a ...any) error {
+	return &Error{Code: CodeInvalidArgument, Op: op, Message: fmt.Sprintf(format, a...)}
+}
+
 // cString copies s for C; a NUL byte inside would silently cut it short, so it is refused.
 func cString(what, s string) (*C.char, error) {
 	if strings.IndexByte(s, 0) >= 0 {
-		return nil, &Error{Code: CodeInvalidArgument, Op: what, Message: fmt.Sprintf("%s contains a NUL byte: %q", what, s)}
+		return nil, invalidArg(what, "%s contains a NUL byte: %q", what, s)
 	}
 	return C.CString(s), nil
 }

@@ -224,24 +224,8 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 	if err := ctx.Err(); err != nil {
 		return l.ctxError(err)
 	}
-	if !cfg.blocking {
-		// One attempt: Timeout and Step do not apply. me_try_acquire takes
-		// neither, so the checks me_acquire made for blocking=false are made
-		// here: any Timeout is an error, and so is a negative Step.
-		if cfg.hasTimeout {
-			return &Error{Code: CodeInvalidArgument, Op: "acquire",
-				Message: fmt.Sprintf("NonBlocking is incompatible with a Timeout (got %v)", cfg.timeout)}
-		}
-		if cfg.step < 0 {
-			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be >= 0, got %v", cfg.step)}
-		}
-	} else {
-		if cfg.hasTimeout && cfg.timeout < 0 {
-			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("timeout must be >= 0, got %v", cfg.timeout)}
-		}
-		if cfg.step <= 0 {
-			return &Error{Code: CodeInvalidArgument, Op: "acquire", Message: fmt.Sprintf("step must be > 0, got %v", cfg.step)}
-		}
+	if err := cfg.check(); err != nil {
+		return err
 	}
 	d := acquireDeadlineOf(ctx, cfg)
 	// Attempts in C, each within the time left, and between them a wait of one
@@ -281,6 +265,24 @@ func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
 			return l.g.closedError("acquire")
 		}
 	}
+}
+
+// check refuses option combinations the library would refuse. me_try_acquire
+// takes no Timeout or Step, so the checks me_acquire made are made here: a
+// NonBlocking attempt takes no Timeout and no negative Step; a blocking one
+// takes no negative Timeout and needs a positive Step.
+func (cfg acquireConfig) check() error {
+	switch {
+	case !cfg.blocking && cfg.hasTimeout:
+		return invalidArg("acquire", "NonBlocking is incompatible with a Timeout (got %v)", cfg.timeout)
+	case !cfg.blocking && cfg.step < 0:
+		return invalidArg("acquire", "step must be >= 0, got %v", cfg.step)
+	case cfg.blocking && cfg.hasTimeout && cfg.timeout < 0:
+		return invalidArg("acquire", "timeout must be >= 0, got %v", cfg.timeout)
+	case cfg.blocking && cfg.step <= 0:
+		return invalidArg("acquire", "step must be > 0, got %v", cfg.step)
+	}
+	return nil
 }
 
 // acquireDeadline is the earlier of an Acquire's Timeout deadline and its
