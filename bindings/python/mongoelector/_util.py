@@ -112,9 +112,13 @@ class Handle:
             if self._closing or self._ptr is None:
                 if self._parent is not None:
                     self._parent._leave()
-                raise InvalidStateError(f"{type(self).__name__} is closed")
+                raise self._closed_error()
             self._inflight += 1
             return self._ptr
+
+    def _closed_error(self, context: str = "") -> InvalidStateError:
+        prefix = f"{context}: " if context else ""
+        return InvalidStateError(f"{prefix}{type(self).__name__} is closed")
 
     def _leave(self) -> None:
         try:

@@ -11,7 +11,6 @@ from ._client import client_for, resolve_db
 from ._util import Handle, c_text, call_json, from_ms, seconds
 from .errors import (
     AcquireTimeout,
-    InvalidStateError,
     LockExists,
     NotOwnedError,
     TimeOffsetError,
@@ -185,7 +184,7 @@ class MongoLocker(Handle):
                 raise AcquireTimeout(f"acquire {self.key!r}: timeout reached, lock not acquired", _ffi.ME_ERR_ACQUIRE_TIMEOUT)
             wait = step_s if deadline is None else min(step_s, deadline - now)
             if self._closed_event.wait(max(wait, 0.001)):
-                raise InvalidStateError(f"acquire {self.key!r}: {type(self).__name__} is closed")
+                raise self._closed_error(f"acquire {self.key!r}")
 
     def _try_acquire(self, timeout: float, force) -> None:
         with self._use() as ptr:
