@@ -289,24 +289,12 @@ func TestBadInputAndMisuse(t *testing.T) {
 		must(t, holder.Acquire(ctx, NonBlocking()))
 		fence := holder.Fence()
 		waiter := newLocker(t, c, db, "contended", nil)
-		done := make(chan error, 1)
-		go func() { done <- waiter.Acquire(ctx, Step(50*time.Millisecond)) }()
-		time.Sleep(300 * time.Millisecond)
-		select {
-		case err := <-done:
-			t.Fatalf("Acquire of a held lock returned: %v", err)
-		default:
-		}
+		done := acquireWaiting(t, ctx, waiter, Step(50*time.Millisecond))
 		closed := time.Now()
 		must(t, waiter.Close())
-		select {
-		case err := <-done:
-			wantClosed(t, "Acquire stopped by Close", err)
-			if d := time.Since(closed); d > 5*time.Second {
-				t.Errorf("the waiter returned %v after Close", d)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Acquire still waiting 10 s after Close")
+		wantClosed(t, "Acquire stopped by Close", acquireResult(t, done, 10*time.Second, "after Close"))
+		if d := time.Since(closed); d > 5*time.Second {
+			t.Errorf("the waiter returned %v after Close", d)
 		}
 		owned, err := holder.Owned()
 		mustBool(t, "Owned by the holder after the waiter's Close", true, owned, err)

@@ -168,21 +168,9 @@ func TestLockerContention(t *testing.T) {
 	mustBool(t, "Owned after timeout", false, owned, err)
 
 	// A blocking acquire gets the lock once it is released.
-	done := make(chan error, 1)
-	go func() { done <- b.Acquire(ctx, Step(50*time.Millisecond)) }()
-	time.Sleep(300 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("blocking acquire returned while the lock was held: %v", err)
-	default:
-	}
+	done := acquireWaiting(t, ctx, b, Step(50*time.Millisecond))
 	must(t, a.Release())
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("blocking acquire did not get the released lock")
-	}
+	must(t, acquireResult(t, done, 30*time.Second, "blocking acquire of the released lock"))
 	owned, err = b.Owned()
 	mustBool(t, "Owned by the waiter", true, owned, err)
 	if b.Fence() <= a.Fence() {
@@ -223,22 +211,15 @@ func TestAcquireContext(t *testing.T) {
 
 	// Cancellation of a blocking acquire is noticed promptly.
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- waiter.Acquire(ctx, Step(time.Second)) }()
-	time.Sleep(300 * time.Millisecond)
+	done := acquireWaiting(t, ctx, waiter, Step(time.Second))
 	cancelled := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrAcquireTimeout) {
-			t.Fatalf("cancelled acquire: %v, want context.Canceled only", err)
-		}
-		// Generous bound: one step is 1 s; a waiting acquire returns at once.
-		if d := time.Since(cancelled); d > 10*time.Second {
-			t.Fatalf("cancellation noticed after %v", d)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("cancelled acquire did not return")
+	if err := acquireResult(t, done, 30*time.Second, "cancelled acquire"); !errors.Is(err, context.Canceled) || errors.Is(err, ErrAcquireTimeout) {
+		t.Fatalf("cancelled acquire: %v, want context.Canceled only", err)
+	}
+	// Generous bound: one step is 1 s; a waiting acquire returns at once.
+	if d := time.Since(cancelled); d > 10*time.Second {
+		t.Fatalf("cancellation noticed after %v", d)
 	}
 
 	// A context deadline is an acquire timeout too.
@@ -263,15 +244,9 @@ func TestAcquireContext(t *testing.T) {
 	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer lcancel()
 	must(t, waiter.Acquire(lctx, NonBlocking()))
-	go func() { done <- holder.Acquire(lctx, Timeout(20*time.Second), Step(50*time.Millisecond)) }()
-	time.Sleep(300 * time.Millisecond)
+	done = acquireWaiting(t, lctx, holder, Timeout(20*time.Second), Step(50*time.Millisecond))
 	must(t, waiter.Release())
-	select {
-	case err := <-done:
-		must(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("acquire with a deadline did not get the released lock")
-	}
+	must(t, acquireResult(t, done, 30*time.Second, "acquire with a deadline of the released lock"))
 	owned, err := holder.Owned()
 	mustBool(t, "Owned after the acquire with a deadline", true, owned, err)
 }
@@ -379,17 +354,10 @@ func TestClose(t *testing.T) {
 	// Close stops a waiting acquire and releases a held lock.
 	must(t, a.Acquire(ctx))
 	fence := a.Fence()
-	done := make(chan error, 1)
-	go func() { done <- b.Acquire(ctx) }()
-	time.Sleep(300 * time.Millisecond)
+	done := acquireWaiting(t, ctx, b)
 	must(t, b.Close())
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrClosed) {
-			t.Fatalf("acquire stopped by Close: %v, want ErrClosed", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close did not stop the waiting acquire")
+	if err := acquireResult(t, done, 30*time.Second, "acquire stopped by Close"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("acquire stopped by Close: %v, want ErrClosed", err)
 	}
 	must(t, a.Close())
 	must(t, a.Close())

@@ -1,6 +1,7 @@
 package mongoelector
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -79,6 +80,34 @@ func newLocker(t testing.TB, c *Client, db, key string, opts *LockerOptions) *Lo
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// acquireWaiting starts l.Acquire in a goroutine on a held lock and fails the
+// test if it has returned 300 ms later; the channel gives its result.
+func acquireWaiting(t testing.TB, ctx context.Context, l *Locker, opts ...AcquireOption) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.Acquire(ctx, opts...) }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Acquire of a held lock returned: %v", err)
+	default:
+	}
+	return done
+}
+
+// acquireResult waits up to limit for the result of an acquireWaiting; it
+// fails the test, naming what it waited for, when none comes.
+func acquireResult(t testing.TB, done <-chan error, limit time.Duration, what string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("%s: Acquire still waiting after %v", what, limit)
+		return nil
+	}
 }
 
 func must(t testing.TB, err error) {
