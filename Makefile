@@ -8,6 +8,9 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# The soname's version: the ABI, which before 1.0 changes with every minor release.
+ABI := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
 LIB := target/release/libmongoelector.so
 export MONGOELECTOR_ROOT := $(CURDIR)
 
@@ -79,8 +82,8 @@ soak: lib
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(VERSION)
-	ln -sf libmongoelector.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(MAJOR)
-	ln -sf libmongoelector.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so
+	ln -sf libmongoelector.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(ABI)
+	ln -sf libmongoelector.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so
 	install -m 0644 target/release/libmongoelector.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 include/mongoelector.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' packaging/mongoelector.pc.in \

@@ -8,12 +8,21 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets the version");
+    // The soname names the ABI: it changes with every breaking release, which
+    // before 1.0 is every minor release (libmongoelector.so.0.2), after it
+    // every major one (libmongoelector.so.1).
+    let abi = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major
+    };
 
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     match target_os.as_str() {
         "linux" => {
-            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmongoelector.so.{major}");
-            link_soname_in_tree(&major);
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmongoelector.so.{abi}");
+            link_soname_in_tree(&abi);
         }
         "macos" => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libmongoelector.dylib")
@@ -43,8 +52,8 @@ fn main() {
 }
 
 /// Programs linked against the in-tree library look for it by its soname:
-/// give target/<profile>/ a `libmongoelector.so.<major>` link beside the file.
-fn link_soname_in_tree(major: &str) {
+/// give target/<profile>/ a `libmongoelector.so.<abi>` link beside the file.
+fn link_soname_in_tree(abi: &str) {
     let Ok(out_dir) = std::env::var("OUT_DIR") else {
         return;
     };
@@ -52,7 +61,7 @@ fn link_soname_in_tree(major: &str) {
     let Some(profile_dir) = Path::new(&out_dir).ancestors().nth(3) else {
         return;
     };
-    let link = profile_dir.join(format!("libmongoelector.so.{major}"));
+    let link = profile_dir.join(format!("libmongoelector.so.{abi}"));
     if std::fs::symlink_metadata(&link).is_err() {
         #[cfg(unix)]
         let _ = std::os::unix::fs::symlink("libmongoelector.so", &link);

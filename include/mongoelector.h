@@ -2,22 +2,33 @@
  * mongoelector: distributed locks and leader election backed by MongoDB.
  *
  * Conventions (every function):
- *  - Fallible functions return me_status. On failure, me_last_error_message()
- *    gives this thread's message; out-parameters are written only on success.
+ *  - Fallible functions return me_status and take a last `me_error **err`.
+ *    On failure, if `err` is not NULL, `*err` receives a new error (status and
+ *    message, readable from any thread) that the caller frees with
+ *    me_error_free; me_last_error_message() gives the same message on this
+ *    thread. Out-parameters are written only on success.
  *  - NULL where a pointer is required gives ME_ERR_INVALID_ARGUMENT naming the
  *    argument; strings must be NUL-terminated UTF-8 and are copied before the
  *    call returns. *_free(NULL) is a no-op.
  *  - No panic crosses this boundary: a bug gives ME_ERR_INTERNAL and the
  *    handle stays usable.
- *  - Thread safety: every handle may be used from several threads at once,
- *    except that a *_free must not race other calls on the same handle.
- *    Freeing a locker while another thread waits in me_acquire on it makes
- *    that call return ME_ERR_INVALID_STATE.
- *  - Strings returned through char ** are owned by the caller and freed with
- *    me_string_free; const char * results are borrowed (see each function).
- *  - Times are seconds as double; expiries are ms since the Unix epoch (UTC);
- *    JSON datetimes are RFC 3339 UTC strings with milliseconds.
- *  - Messages and status documents never contain a URI's password.
+ *  - Thread safety: every handle may be used from several threads at once.
+ *    A *_free must not race a call that is starting on the same handle;
+ *    calls already under way hold their own reference.
+ *  - Lifecycle: *_close shuts a handle down (idempotent, thread-safe: wakes
+ *    every waiting call, which returns ME_ERR_CLOSED, then releases the lock
+ *    or leadership); *_free frees its memory, once, and never releases.
+ *  - Blocking calls that talk to the database take a `const me_cancel *`
+ *    (NULL: none); cancelling it makes them return ME_ERR_CANCELLED within
+ *    milliseconds, whatever they wait on.
+ *  - Records (me_current_lock, me_lock_status, me_node_status,
+ *    me_cluster_detail) are allocated by the library and freed, strings
+ *    included, by their own *_free. Times are seconds as double; instants are
+ *    int64_t milliseconds since the Unix epoch (UTC).
+ *  - Processes: a client inherited through fork works in the child (it makes
+ *    its own connections there); lockers and electors inherited through fork
+ *    fail every call with ME_ERR_INVALID_STATE and never act for the parent.
+ *  - Messages and records never contain a URI's password.
  */
 
 #ifndef MONGOELECTOR_H
@@ -32,14 +43,9 @@
 #include <stdlib.h>
 /** Library version, the same as me_version(). */
 #define ME_VERSION_MAJOR 0
-#define ME_VERSION_MINOR 1
+#define ME_VERSION_MINOR 2
 #define ME_VERSION_PATCH 0
 
-
-/**
- * `me_acquire`'s timeout meaning "wait forever".
- */
-#define ME_NO_TIMEOUT -1.0
 
 /**
  * The result of every fallible `me_*` call. Values are stable: never
@@ -51,7 +57,7 @@ typedef enum me_status {
    */
   ME_OK = 0,
   /**
-   * NULL where not allowed, bad UTF-8, empty key, ttl <= 0 or not finite, blocking=false with a timeout.
+   * NULL where not allowed, bad UTF-8, empty key, ttl <= 0 or not finite, a negative or NaN time.
    */
   ME_ERR_INVALID_ARGUMENT = 1,
   /**
@@ -59,7 +65,7 @@ typedef enum me_status {
    */
   ME_ERR_LOCK_EXISTS = 2,
   /**
-   * A blocking acquire ran out of time.
+   * An acquire ran out of its timeout.
    */
   ME_ERR_ACQUIRE_TIMEOUT = 3,
   /**
@@ -67,7 +73,7 @@ typedef enum me_status {
    */
   ME_ERR_TIME_OFFSET = 4,
   /**
-   * me_touch on a lock this locker does not hold.
+   * me_locker_touch on a lock this locker does not hold.
    */
   ME_ERR_NOT_OWNED = 5,
   /**
@@ -75,14 +81,29 @@ typedef enum me_status {
    */
   ME_ERR_DATABASE = 6,
   /**
-   * The object's state does not allow the call (e.g. start on a running elector, a freed locker).
+   * The object's state does not allow the call (e.g. start on a running
+   * elector, a handle inherited through fork from another process).
    */
   ME_ERR_INVALID_STATE = 7,
+  /**
+   * The call's cancellation token was cancelled.
+   */
+  ME_ERR_CANCELLED = 8,
+  /**
+   * The handle was closed (before or during the call).
+   */
+  ME_ERR_CLOSED = 9,
   /**
    * A caught panic (a bug in mongoelector). The handle stays usable.
    */
   ME_ERR_INTERNAL = 99,
 } me_status;
+
+/**
+ * A cancellation token. Thread-safe: cancel it from any thread while calls
+ * given it wait on others.
+ */
+typedef struct me_cancel me_cancel;
 
 /**
  * A connection pool to one MongoDB deployment. Create one per process and
@@ -95,6 +116,12 @@ typedef struct me_client me_client;
  * own callbacks.
  */
 typedef struct me_elector me_elector;
+
+/**
+ * The error of a failed call, owned by the caller: its status and message,
+ * readable from any thread, freed with `me_error_free`.
+ */
+typedef struct me_error me_error;
 
 /**
  * A lock on one key. Safe to use from several threads at once.
@@ -128,9 +155,15 @@ typedef struct me_elector_options {
    */
   me_callback on_loop;
   /**
-   * Passed to every callback. Must stay valid until me_elector_free returns.
+   * Passed to every callback.
    */
   void *user_data;
+  /**
+   * Called once with `user_data` after the last callback can have run,
+   * inside `me_elector_free` (NULL: none). Lets a binding free what
+   * `user_data` points to without tracking the elector's threads.
+   */
+  me_callback user_data_free;
   /**
    * Included in status reports (NULL: none).
    */
@@ -140,6 +173,76 @@ typedef struct me_elector_options {
    */
   bool report_status;
 } me_elector_options;
+
+/**
+ * A locker's view of its lock (`me_locker_status`, and the `lock` of a node
+ * status). Strings are owned by the record.
+ */
+typedef struct me_lock_status {
+  const char *uuid;
+  const char *key;
+  /**
+   * The lease length, seconds.
+   */
+  double ttl;
+  /**
+   * When this view was taken.
+   */
+  int64_t timestamp_ms;
+  const char *host;
+  int64_t pid;
+  /**
+   * Whether this locker holds the lock; the next three are 0 when not.
+   */
+  bool lock_owned;
+  int64_t lock_created_ms;
+  int64_t lock_expires_ms;
+  int64_t fence;
+} me_lock_status;
+
+/**
+ * One elector's report (`me_elector_node_status`, each member of a cluster
+ * detail). Strings are owned by the record.
+ */
+typedef struct me_node_status {
+  struct me_lock_status lock;
+  bool is_leader;
+  bool elector_running;
+  /**
+   * Whether the elector has polled; `last_poll_ms` is 0 when not.
+   */
+  bool has_last_poll;
+  int64_t last_poll_ms;
+  /**
+   * NULL when the elector has none.
+   */
+  const char *app_version;
+} me_node_status;
+
+/**
+ * Who leads, from the lock's head. Strings are owned by the record.
+ */
+typedef struct me_leader_info {
+  const char *host;
+  int64_t process_id;
+  const char *uuid;
+  int64_t fence;
+} me_leader_info;
+
+/**
+ * The whole group (`me_elector_cluster_detail`): live members, newest
+ * report first, and the leader. Everything is owned by the record.
+ */
+typedef struct me_cluster_detail {
+  const struct me_node_status *members;
+  size_t member_count;
+  /**
+   * Whether a leader holds the lock now; `leader`'s strings are NULL when not.
+   */
+  bool has_leader;
+  struct me_leader_info leader;
+  int64_t timestamp_ms;
+} me_cluster_detail;
 
 /**
  * Options of `me_locker_new`. Fill with `me_locker_options_init`, then
@@ -165,6 +268,71 @@ typedef struct me_locker_options {
 } me_locker_options;
 
 /**
+ * Options of `me_locker_acquire`. Fill with `me_acquire_options_init`, then
+ * change fields.
+ */
+typedef struct me_acquire_options {
+  /**
+   * Wait while someone else holds the lock (true); false: one attempt,
+   * ME_ERR_LOCK_EXISTS if it is held.
+   */
+  bool blocking;
+  /**
+   * Whether `timeout` applies (false: no limit but the library's own per
+   * round trip, 5 to 30 s by the ttl).
+   */
+  bool has_timeout;
+  /**
+   * The longest the call may take, its round trips included, in seconds
+   * (finite, >= 0); with blocking=false it bounds the one attempt.
+   */
+  double timeout;
+  /**
+   * Seconds between attempts while the lock is held (0.25); finite, >= 0.
+   */
+  double step;
+  /**
+   * Take the lock even from a live holder (false). Use with care.
+   */
+  bool force;
+  /**
+   * Cancelling it makes the call return ME_ERR_CANCELLED (NULL: none).
+   * Borrowed for the call.
+   */
+  const struct me_cancel *cancel;
+} me_acquire_options;
+
+/**
+ * The live lock of a key (`me_locker_current`). Strings are owned by the
+ * record.
+ */
+typedef struct me_current_lock {
+  /**
+   * The lock key.
+   */
+  const char *key;
+  /**
+   * Always true: a released or expired lock has no record.
+   */
+  bool locked;
+  const char *host;
+  const char *uuid;
+  int64_t pid;
+  /**
+   * When the holding began.
+   */
+  int64_t ts_created_ms;
+  /**
+   * When its lease ends.
+   */
+  int64_t ts_expire_ms;
+  /**
+   * The fencing token of the holding.
+   */
+  int64_t fence;
+} me_current_lock;
+
+/**
  * Receives one log message. `message` is valid only during the call.
  */
 typedef void (*me_log_callback)(void *user_data, int level, const char *message);
@@ -174,13 +342,73 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Frees a string returned through a `char **` out-parameter. NULL is a
- * no-op. Never pass other pointers, and never free such a string with `free()`.
+ * The status of an error (ME_ERR_INTERNAL for NULL).
  *
  * # Safety
- * `s` is NULL or a string from this library not yet freed.
+ * `err` is NULL or an error from this library not yet freed.
  */
-void me_string_free(char *s);
+enum me_status me_error_status(const struct me_error *err);
+
+/**
+ * The message of an error: owned by `err`, valid until `me_error_free(err)`;
+ * "" for NULL. Never contains a URI's password.
+ *
+ * # Safety
+ * `err` is NULL or an error from this library not yet freed.
+ */
+const char *me_error_message(const struct me_error *err);
+
+/**
+ * Frees an error. NULL is a no-op; must not be called twice.
+ *
+ * # Safety
+ * `err` is NULL or an error from this library not yet freed.
+ */
+void me_error_free(struct me_error *err);
+
+/**
+ * A new, not yet cancelled token; free it with `me_cancel_free`. Never NULL.
+ */
+struct me_cancel *me_cancel_new(void);
+
+/**
+ * Cancels the token: every call given it returns ME_ERR_CANCELLED within a
+ * few milliseconds, whatever it waits on (a retry sleep, a round trip), and
+ * every later call given it returns ME_ERR_CANCELLED at once. Idempotent,
+ * thread-safe, never blocks. NULL is a no-op.
+ *
+ * # Safety
+ * `cancel` is NULL or a live token.
+ */
+void me_cancel_cancel(const struct me_cancel *cancel);
+
+/**
+ * Whether the token has been cancelled (false for NULL). Thread-safe.
+ *
+ * # Safety
+ * `cancel` is NULL or a live token.
+ */
+bool me_cancel_is_cancelled(const struct me_cancel *cancel);
+
+/**
+ * Blocks until the token is cancelled or `timeout` seconds pass (a negative
+ * or NaN `timeout` waits without limit); returns whether it was cancelled.
+ * False at once for NULL. Thread-safe.
+ *
+ * # Safety
+ * `cancel` is NULL or a live token.
+ */
+bool me_cancel_wait(const struct me_cancel *cancel, double timeout);
+
+/**
+ * Frees the token. Calls under way that were given it keep their own
+ * reference, so it may be freed at any time; it must not be passed to a new
+ * call afterwards. NULL is a no-op; must not be called twice.
+ *
+ * # Safety
+ * `cancel` is NULL or a live token from `me_cancel_new`.
+ */
+void me_cancel_free(struct me_cancel *cancel);
 
 /**
  * Creates a client for `uri` (a MongoDB connection string). Nothing is sent
@@ -190,13 +418,15 @@ void me_string_free(char *s);
  *
  * Ownership: on success `*out` is a new handle the caller frees with
  * `me_client_free`; on failure `*out` is left unchanged.
+ * A client inherited through fork keeps working in the child: on its first
+ * use there it makes a new pool of its own (the parent's is never touched).
  * Errors: ME_ERR_INVALID_ARGUMENT (NULL, bad UTF-8, unparsable URI),
- * ME_ERR_DATABASE. Thread-safe.
+ * ME_ERR_DATABASE. Thread-safe; blocks only to resolve an SRV URI.
  *
  * # Safety
- * `uri` is NULL or a NUL-terminated string; `out` is NULL or writable.
+ * `uri` is NULL or a NUL-terminated string; `out` and `err` NULL or writable.
  */
-enum me_status me_client_new(const char *uri, struct me_client **out);
+enum me_status me_client_new(const char *uri, struct me_client **out, struct me_error **err);
 
 /**
  * Frees a client. Lockers and electors made from it keep working (they hold
@@ -209,8 +439,8 @@ enum me_status me_client_new(const char *uri, struct me_client **out);
 void me_client_free(struct me_client *client);
 
 /**
- * Fills `opts` with the defaults: ttl 15, no callbacks, NULL user_data, no
- * app_version, report_status true. NULL is a no-op.
+ * Fills `opts` with the defaults: ttl 15, no callbacks, NULL user_data and
+ * user_data_free, no app_version, report_status true. NULL is a no-op.
  *
  * # Safety
  * `opts` is NULL or writable.
@@ -225,92 +455,108 @@ void me_elector_options_init(struct me_elector_options *opts);
  * `me_elector_poll`), with the options' `user_data`; never two at once for
  * one elector, never while the library holds an internal lock, in the order
  * of the transitions (`on_leader`, then `on_leader_loss`, ...), and none
- * after `me_elector_stop`/`me_elector_free` has returned. Exception: the
- * `on_leader_loss` caused by the caller's own `me_elector_stop`,
- * `me_elector_release` or `me_elector_free` fires before that call returns,
- * on the caller's thread unless another thread is running callbacks at that
- * moment (when called from a callback: right after that callback returns).
- * On a release it fires before the release is written, so no other node
- * leads before this one's `on_leader_loss` has run. Callbacks may call `me_elector_stop` and
- * `me_elector_release` on their own elector; they must not free it.
+ * after `me_elector_stop`, `me_elector_close` or `me_elector_free` has
+ * returned. Exception: the `on_leader_loss` caused by the caller's own
+ * `me_elector_stop`, `me_elector_release` or `me_elector_close` fires before
+ * that call returns, on the caller's thread unless another thread is running
+ * callbacks at that moment (when called from a callback: right after that
+ * callback returns). On a release it fires before the release is written,
+ * so no other node leads before this one's `on_leader_loss` has run.
+ * Callbacks may call `me_elector_stop`, `me_elector_release` and
+ * `me_elector_close` on their own elector; they must not free it.
  *
  * `opts` may be NULL for the defaults. Ownership: on success `*out` is a new
- * handle freed with `me_elector_free`; unchanged on failure.
- * Errors: ME_ERR_INVALID_ARGUMENT.
+ * handle, closed with `me_elector_close` and freed with `me_elector_free`;
+ * unchanged on failure. Thread-safe; never blocks.
+ * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE (no driver for this process).
  *
  * # Safety
- * Pointers are NULL or valid; `client` is a live handle.
+ * Pointers are NULL or valid; `client` is a live handle; `err` NULL or writable.
  */
 enum me_status me_elector_new(const struct me_client *client,
                               const char *db_name,
                               const char *key,
                               const struct me_elector_options *opts,
-                              struct me_elector **out);
+                              struct me_elector **out,
+                              struct me_error **err);
 
 /**
  * Starts the elector: on a new thread, or with `blocking` on this thread
- * until `me_elector_stop` (from a callback or another thread).
- * Errors: ME_ERR_INVALID_STATE (already running), ME_ERR_INVALID_ARGUMENT.
+ * until `me_elector_stop` or `me_elector_close` (from a callback or another
+ * thread). Thread-safe.
+ * Errors: ME_ERR_INVALID_STATE (already running; inherited through fork),
+ * ME_ERR_CLOSED, ME_ERR_INVALID_ARGUMENT.
  *
  * # Safety
- * `elector` is NULL or a live handle.
+ * `elector` is NULL or a live handle; `err` NULL or writable.
  */
-enum me_status me_elector_start(struct me_elector *elector, bool blocking);
+enum me_status me_elector_start(struct me_elector *elector, bool blocking, struct me_error **err);
 
 /**
- * Stops the elector and releases leadership. From another thread: waits
- * for the elector thread to end, then fires `on_leader_loss` (if leading) on
- * this thread and returns. From a callback: asks the thread to stop and
- * returns at once. Stopping a stopped elector only releases (ME_OK).
+ * Stops the elector and releases leadership; it may be started again.
+ * From another thread: cuts short the loop's round trips, waits for the
+ * elector thread to end, then fires `on_leader_loss` (if leading) on this
+ * thread and returns. From a callback: asks the thread to stop and returns
+ * at once. Stopping a stopped elector only releases (ME_OK). Thread-safe.
  * Errors: ME_ERR_DATABASE (the release failed; leadership is given up
- * locally anyway), ME_ERR_INVALID_ARGUMENT.
+ * locally anyway), ME_ERR_INVALID_STATE (inherited through fork),
+ * ME_ERR_INVALID_ARGUMENT.
  *
  * # Safety
- * `elector` is NULL or a live handle.
+ * `elector` is NULL or a live handle; `err` NULL or writable.
  */
-enum me_status me_elector_stop(struct me_elector *elector);
+enum me_status me_elector_stop(struct me_elector *elector, struct me_error **err);
 
 /**
  * Runs one poll cycle on this thread (renew if leading, try to lead if
- * not, report status), then fires the callbacks of what happened.
- * Errors: ME_ERR_DATABASE, ME_ERR_TIME_OFFSET, ME_ERR_INVALID_ARGUMENT.
+ * not, report status), then fires the callbacks of what happened. Blocks
+ * for its round trips (each within half a ttl). Thread-safe.
+ * Errors: ME_ERR_DATABASE, ME_ERR_TIME_OFFSET, ME_ERR_CLOSED,
+ * ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
  *
  * # Safety
- * `elector` is NULL or a live handle.
+ * `elector` is NULL or a live handle; `err` NULL or writable.
  */
-enum me_status me_elector_poll(struct me_elector *elector);
+enum me_status me_elector_poll(struct me_elector *elector, struct me_error **err);
 
 /**
  * Gives up leadership now (firing `on_leader_loss` if leading). A running
  * elector leaves the lock to the others for half a ttl, then competes again.
- * Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+ * Thread-safe. Errors: ME_ERR_DATABASE, ME_ERR_CLOSED, ME_ERR_INVALID_STATE,
+ * ME_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `err` NULL or writable.
+ */
+enum me_status me_elector_release(struct me_elector *elector, struct me_error **err);
+
+/**
+ * Whether this elector leads: true while its lease, counted on its own
+ * monotonic clock, lasts. No database call, so it turns false by the
+ * lease's end even when the database is unreachable. False for NULL.
+ * Thread-safe; never blocks.
  *
  * # Safety
  * `elector` is NULL or a live handle.
  */
-enum me_status me_elector_release(struct me_elector *elector);
-
-/**
- * Sets `*out` to whether this elector leads: true while its lease, counted
- * on its own monotonic clock, lasts. No database call, so it turns false by
- * the lease's end even when the database is unreachable.
- *
- * # Safety
- * `elector` is NULL or a live handle; `out` is NULL or writable.
- */
-enum me_status me_elector_is_leader(struct me_elector *elector, bool *out);
+bool me_elector_is_leader(const struct me_elector *elector);
 
 /**
  * Sets `*out` to whether any elector of the group leads now (one read).
- * Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+ * Thread-safe. Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+ * ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
  *
  * # Safety
- * `elector` is NULL or a live handle; `out` is NULL or writable.
+ * `elector` is NULL or a live handle; `cancel` NULL or a live token; `out`
+ * and `err` NULL or writable.
  */
-enum me_status me_elector_leader_exists(struct me_elector *elector, bool *out);
+enum me_status me_elector_leader_exists(const struct me_elector *elector,
+                                        const struct me_cancel *cancel,
+                                        bool *out,
+                                        struct me_error **err);
 
 /**
- * Whether the elector's loop is running; false for NULL.
+ * Whether the elector's loop runs (false for NULL). Thread-safe.
  *
  * # Safety
  * `elector` is NULL or a live handle.
@@ -318,8 +564,8 @@ enum me_status me_elector_leader_exists(struct me_elector *elector, bool *out);
 bool me_elector_running(const struct me_elector *elector);
 
 /**
- * Seconds until the next poll of a running elector (a quarter ttl when
- * stopped); 0 for NULL.
+ * Seconds until the next poll of a running elector; a quarter ttl
+ * otherwise (0 for NULL). Thread-safe.
  *
  * # Safety
  * `elector` is NULL or a live handle.
@@ -327,7 +573,7 @@ bool me_elector_running(const struct me_elector *elector);
 double me_elector_poll_wait(const struct me_elector *elector);
 
 /**
- * The leader lease in seconds; 0 for NULL.
+ * The leader lease in seconds (0 for NULL).
  *
  * # Safety
  * `elector` is NULL or a live handle.
@@ -343,8 +589,10 @@ double me_elector_ttl(const struct me_elector *elector);
 const char *me_elector_key(const struct me_elector *elector);
 
 /**
- * The elector's lock (the seed's `mlock`). Borrowed: valid while the
- * elector lives; do not free it (`me_locker_free` ignores it). NULL for NULL.
+ * The lock the election runs on, as a read-only view: its getters and
+ * reads (`me_locker_locked`, `_owned`, `_current`, `_status`) work; the
+ * mutating functions return ME_ERR_INVALID_STATE and `me_locker_free`
+ * ignores it. Borrowed: valid while the elector lives; NULL for NULL.
  *
  * # Safety
  * `elector` is NULL or a live handle.
@@ -352,33 +600,55 @@ const char *me_elector_key(const struct me_elector *elector);
 const struct me_locker *me_elector_locker(const struct me_elector *elector);
 
 /**
- * Writes this node's status as a JSON object to `*json_out`: the locker
- * status keys plus `_id` (the node's uuid), `is_leader`, `elector_running`,
- * `last_poll` and `app_version`. Free it with `me_string_free`.
- * Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+ * Sets `*out` to this node's status (one read). Ownership: free the record
+ * with `me_node_status_free`. Thread-safe.
+ * Errors: as `me_elector_leader_exists`.
  *
  * # Safety
- * `elector` is NULL or a live handle; `json_out` is NULL or writable.
+ * As for `me_elector_leader_exists`.
  */
-enum me_status me_elector_node_status(struct me_elector *elector, char **json_out);
+enum me_status me_elector_node_status(const struct me_elector *elector,
+                                      const struct me_cancel *cancel,
+                                      struct me_node_status **out,
+                                      struct me_error **err);
 
 /**
- * Writes the group's state as a JSON object to `*json_out`: `member_detail`
- * (live members' statuses, newest first), `leader` (`host`, `process_id`,
- * `uuid`, `fence`, taken from the lock itself; null when nobody leads) and
- * `timestamp`. Free it with `me_string_free`.
- * Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+ * Sets `*out` to the group's live members and its leader, the leader taken
+ * from the lock itself (two reads). Ownership: free the record with
+ * `me_cluster_detail_free`. Thread-safe.
+ * Errors: as `me_elector_leader_exists`.
  *
  * # Safety
- * `elector` is NULL or a live handle; `json_out` is NULL or writable.
+ * As for `me_elector_leader_exists`.
  */
-enum me_status me_elector_cluster_detail(struct me_elector *elector, char **json_out);
+enum me_status me_elector_cluster_detail(const struct me_elector *elector,
+                                         const struct me_cancel *cancel,
+                                         struct me_cluster_detail **out,
+                                         struct me_error **err);
 
 /**
- * Stops the elector if it runs (releasing leadership, firing
- * `on_leader_loss` on this thread if leading), then frees it. No callback
- * runs after it returns. NULL is a no-op. Must not be called twice, nor
- * from the elector's own callbacks.
+ * Closes the elector: stops it and releases leadership (firing
+ * `on_leader_loss` if leading), then returns once no callback of it is
+ * running on another thread. Later calls return ME_ERR_CLOSED; getters keep
+ * working until `me_elector_free`. Idempotent and thread-safe. From one of
+ * its own callbacks it flags the stop and returns at once (the elector
+ * thread releases on its way out).
+ * Errors (the release's): ME_ERR_DATABASE, ME_ERR_INVALID_STATE (inherited
+ * through fork: nothing is released), ME_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `err` NULL or writable.
+ */
+enum me_status me_elector_close(struct me_elector *elector, struct me_error **err);
+
+/**
+ * Frees the handle. It never releases leadership: an elector freed without
+ * `me_elector_close` stops its thread (cutting short its round trips),
+ * drops its queued callbacks without running them, and its lease lapses by
+ * the ttl. So a garbage collector's finalizer may free it safely. Then
+ * `user_data_free` runs, on this thread. NULL is a no-op. Must not be
+ * called twice, from one of the elector's callbacks, or while another call
+ * on the handle is starting.
  *
  * # Safety
  * `elector` is NULL or a live handle from `me_elector_new`.
@@ -395,136 +665,179 @@ void me_elector_free(struct me_elector *elector);
 void me_locker_options_init(struct me_locker_options *opts);
 
 /**
+ * Fills `opts` with the defaults: blocking, no timeout, step 0.25 s, no
+ * force, no token. NULL is a no-op.
+ *
+ * # Safety
+ * `opts` is NULL or writable.
+ */
+void me_acquire_options_init(struct me_acquire_options *opts);
+
+/**
  * Creates a locker for `key` in database `db_name`. Sends nothing yet.
  *
  * `opts` may be NULL for the defaults. Ownership: on success `*out` is a
- * new handle freed with `me_locker_free`; `*out` is unchanged on failure.
- * The locker keeps its own reference to the client.
+ * new handle, closed with `me_locker_close` and freed with `me_locker_free`;
+ * `*out` is unchanged on failure. The locker keeps its own reference to the
+ * client. Thread-safe; never blocks.
  * Errors: ME_ERR_INVALID_ARGUMENT (NULL client/db_name/key/out, bad UTF-8,
- * empty key, bad database or collection name, ttl not finite or <= 0).
+ * empty key, bad database or collection name, ttl not finite or <= 0,
+ * maxoffset negative), ME_ERR_DATABASE (a driver could not be made for this
+ * process).
  *
  * # Safety
- * Pointers are NULL or valid; `client` is a live handle.
+ * Pointers are NULL or valid; `client` is a live handle; `err` is NULL or writable.
  */
 enum me_status me_locker_new(const struct me_client *client,
                              const char *db_name,
                              const char *key,
                              const struct me_locker_options *opts,
-                             struct me_locker **out);
+                             struct me_locker **out,
+                             struct me_error **err);
 
 /**
- * Releases the lock if this locker holds it (best effort; errors are
- * logged), makes waiting `me_acquire` calls on it return
- * ME_ERR_INVALID_STATE, then frees the handle. NULL is a no-op; a locker
- * borrowed from `me_elector_locker` is ignored. Must not be called twice.
+ * Acquires the lock as `opts` says (NULL: the defaults of
+ * `me_acquire_options_init`). Acquiring a lock this locker already holds
+ * renews it and returns at once (there is no nesting count). Every round
+ * trip is bounded by the time left of `opts->timeout`.
+ *
+ * Blocks: until acquired, the timeout, the token's cancellation or
+ * `me_locker_close`. Thread-safe.
+ * Errors: ME_ERR_LOCK_EXISTS (blocking=false, held by another),
+ * ME_ERR_ACQUIRE_TIMEOUT, ME_ERR_CANCELLED (`opts->cancel` cancelled),
+ * ME_ERR_CLOSED (the locker was closed before or during the call),
+ * ME_ERR_TIME_OFFSET (timeparanoid), ME_ERR_INVALID_ARGUMENT (negative or
+ * NaN timeout or step, NULL locker, an elector's read-only lock is
+ * ME_ERR_INVALID_STATE), ME_ERR_DATABASE, ME_ERR_INVALID_STATE (a locker
+ * inherited through fork).
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `opts` is NULL or valid, its `cancel`
+ * NULL or a live token; `err` is NULL or writable.
+ */
+enum me_status me_locker_acquire(struct me_locker *locker,
+                                 const struct me_acquire_options *opts,
+                                 struct me_error **err);
+
+/**
+ * Releases the lock if this locker holds it; with `force`, whoever holds
+ * it. Releasing a lock this locker does not hold (never acquired, expired,
+ * taken over) is a no-op that returns ME_OK. `*released` (if not NULL)
+ * says whether a holding was released.
+ * Blocks for one or two round trips (bounded by the library's call limit).
+ * Thread-safe.
+ * Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+ * ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE (inherited through fork, an
+ * elector's read-only lock).
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `cancel` NULL or a live token;
+ * `released` and `err` NULL or writable.
+ */
+enum me_status me_locker_release(struct me_locker *locker,
+                                 bool force,
+                                 const struct me_cancel *cancel,
+                                 bool *released,
+                                 struct me_error **err);
+
+/**
+ * Renews this locker's live holding for another ttl. On success writes the
+ * new expiry (ms since the Unix epoch, UTC) to `*new_expire_ms` if it is
+ * not NULL. Blocks for one or two round trips. Thread-safe.
+ * Errors: ME_ERR_NOT_OWNED (not held by this locker), ME_ERR_CANCELLED,
+ * ME_ERR_CLOSED, ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `cancel` NULL or a live token;
+ * `new_expire_ms` and `err` NULL or writable.
+ */
+enum me_status me_locker_touch(struct me_locker *locker,
+                               const struct me_cancel *cancel,
+                               int64_t *new_expire_ms,
+                               struct me_error **err);
+
+/**
+ * Sets `*out` to whether anyone holds the lock now (one read). Thread-safe.
+ * Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+ * ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `cancel` NULL or a live token; `out`
+ * and `err` NULL or writable.
+ */
+enum me_status me_locker_locked(const struct me_locker *locker,
+                                const struct me_cancel *cancel,
+                                bool *out,
+                                struct me_error **err);
+
+/**
+ * Sets `*out` to whether this locker holds the lock now (one read).
+ * Thread-safe. Errors: as `me_locker_locked`.
+ *
+ * # Safety
+ * As for `me_locker_locked`.
+ */
+enum me_status me_locker_owned(const struct me_locker *locker,
+                               const struct me_cancel *cancel,
+                               bool *out,
+                               struct me_error **err);
+
+/**
+ * Sets `*out` to the live lock (one read), or NULL when nobody holds it.
+ * Ownership: free the record with `me_current_lock_free`. Thread-safe.
+ * Errors: as `me_locker_locked`.
+ *
+ * # Safety
+ * As for `me_locker_locked`.
+ */
+enum me_status me_locker_current(const struct me_locker *locker,
+                                 const struct me_cancel *cancel,
+                                 struct me_current_lock **out,
+                                 struct me_error **err);
+
+/**
+ * Sets `*out` to this locker's view of the lock (one read). Ownership: free
+ * the record with `me_lock_status_free`. Thread-safe.
+ * Errors: as `me_locker_locked`.
+ *
+ * # Safety
+ * As for `me_locker_locked`.
+ */
+enum me_status me_locker_status(const struct me_locker *locker,
+                                const struct me_cancel *cancel,
+                                struct me_lock_status **out,
+                                struct me_error **err);
+
+/**
+ * Closes the locker: every call waiting on it (an acquire's retry sleep or
+ * round trip) returns ME_ERR_CLOSED within milliseconds; once they have
+ * returned, the lock is released if this locker holds it. Later calls
+ * return ME_ERR_CLOSED; getters keep working until `me_locker_free`.
+ * Idempotent and thread-safe (a second close returns ME_OK at once).
+ * Blocks for the release's round trips.
+ * Errors (the release's): ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT,
+ * ME_ERR_INVALID_STATE (inherited through fork: nothing is released; an
+ * elector's read-only lock).
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `err` NULL or writable.
+ */
+enum me_status me_locker_close(struct me_locker *locker, struct me_error **err);
+
+/**
+ * Frees the handle. It never releases the lock: a locker freed while it
+ * holds the lock (never closed) keeps it until its lease ends by the ttl, and
+ * a warning is logged; calls still waiting on it return ME_ERR_CLOSED. So a
+ * garbage collector's finalizer may free a handle the program still relies
+ * on (by its fencing token, say) without giving the lock away. NULL is a
+ * no-op; an elector's read-only lock is ignored. Must not be called twice,
+ * nor race a call that is starting on the handle (calls already waiting
+ * hold their own reference).
  *
  * # Safety
  * `locker` is NULL or a live handle from `me_locker_new`.
  */
 void me_locker_free(struct me_locker *locker);
-
-/**
- * Acquires the lock. `blocking`: wait until it is free, for at most
- * `timeout` seconds (ME_NO_TIMEOUT: forever), retrying every `step` seconds
- * (the seed's 0.25 is a good default); otherwise try once. `force` takes the
- * lock even from a live holder. Acquiring a lock this locker already holds
- * renews it and returns at once (there is no nesting count).
- *
- * Errors: ME_ERR_LOCK_EXISTS (non-blocking, held), ME_ERR_ACQUIRE_TIMEOUT,
- * ME_ERR_TIME_OFFSET (timeparanoid), ME_ERR_INVALID_ARGUMENT (a timeout with
- * blocking=false, negative or NaN timeout/step), ME_ERR_DATABASE,
- * ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle.
- */
-enum me_status me_acquire(struct me_locker *locker,
-                          bool blocking,
-                          double timeout,
-                          double step,
-                          bool force);
-
-/**
- * One attempt to acquire the lock, like `me_acquire` with `blocking=false`,
- * except that all its round trips (clock check, read, insert) end within
- * `timeout` seconds (ME_NO_TIMEOUT: the library's own bound, as for
- * `me_acquire`: 5 to 30 s per round trip, by the ttl).
- * For bindings that wait between attempts themselves, to honour their own
- * cancellation without one attempt outlasting the caller's deadline.
- *
- * Errors: ME_ERR_LOCK_EXISTS (held by someone else), ME_ERR_ACQUIRE_TIMEOUT
- * (`timeout` ran out), ME_ERR_TIME_OFFSET (timeparanoid),
- * ME_ERR_INVALID_ARGUMENT (negative or NaN timeout), ME_ERR_DATABASE,
- * ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle.
- */
-enum me_status me_try_acquire(struct me_locker *locker, double timeout, bool force);
-
-/**
- * Releases the lock if this locker holds it; with `force`, whoever holds
- * it. Releasing a lock this locker does not hold (never acquired, expired,
- * taken over) is a no-op that returns ME_OK.
- * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle.
- */
-enum me_status me_release(struct me_locker *locker, bool force);
-
-/**
- * Renews this locker's live holding for another ttl. On success writes the
- * new expiry (ms since the Unix epoch, UTC) to `*new_expire_ms` if it is
- * not NULL. Errors: ME_ERR_NOT_OWNED (not held by this locker),
- * ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle; `new_expire_ms` is NULL or writable.
- */
-enum me_status me_touch(struct me_locker *locker, int64_t *new_expire_ms);
-
-/**
- * Sets `*out` to whether anyone holds the lock now (one read).
- * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle; `out` is NULL or writable.
- */
-enum me_status me_locked(struct me_locker *locker, bool *out);
-
-/**
- * Sets `*out` to whether this locker holds the lock now (one read).
- * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle; `out` is NULL or writable.
- */
-enum me_status me_owned(struct me_locker *locker, bool *out);
-
-/**
- * Writes the live lock as a JSON object to `*json_out`: `_id` (the key),
- * `locked`, `host`, `uuid`, `pid`, `ts_created`, `ts_expire` (RFC 3339 UTC
- * strings with milliseconds) and `fence`; NULL when nobody holds the lock.
- * Free the string with `me_string_free`.
- * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle; `json_out` is NULL or writable.
- */
-enum me_status me_get_current(struct me_locker *locker, char **json_out);
-
-/**
- * Writes this locker's view as a JSON object to `*json_out`: `uuid`, `key`,
- * `ttl` (seconds), `timestamp`, `host`, `pid`, `lock_owned`, `lock_created`,
- * `lock_expires` and `fence` (the last three null unless owned). Free the
- * string with `me_string_free`.
- * Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
- *
- * # Safety
- * `locker` is NULL or a live handle; `json_out` is NULL or writable.
- */
-enum me_status me_locker_status(struct me_locker *locker, char **json_out);
 
 /**
  * The lock key. Borrowed: valid while the locker lives; NULL for a NULL locker.
@@ -553,7 +866,26 @@ const char *me_locker_uuid(const struct me_locker *locker);
 const char *me_locker_host(const struct me_locker *locker);
 
 /**
- * This process's id as recorded in lock documents; 0 for a NULL locker.
+ * The collection of the lock documents. Borrowed: valid while the locker
+ * lives; NULL for a NULL locker.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+const char *me_locker_dbcollection(const struct me_locker *locker);
+
+/**
+ * The database name. Borrowed: valid while the locker lives; NULL for a
+ * NULL locker.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+const char *me_locker_db_name(const struct me_locker *locker);
+
+/**
+ * The id of the process that created the locker, as recorded in lock
+ * documents; 0 for a NULL locker.
  *
  * # Safety
  * `locker` is NULL or a live handle.
@@ -589,6 +921,23 @@ int64_t me_locker_fence(const struct me_locker *locker);
 double me_locker_ttl(const struct me_locker *locker);
 
 /**
+ * The largest clock offset the locker's clock check accepts, in seconds
+ * (an elector's lock: derived from its ttl); 0 for NULL.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+double me_locker_maxoffset(const struct me_locker *locker);
+
+/**
+ * Whether the locker checks the host clock before acquiring (false for NULL).
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+bool me_locker_timeparanoid(const struct me_locker *locker);
+
+/**
  * Sends the library's log messages of `level <= max_level` (1 error,
  * 2 warning, 3 info, 4 debug, 5 trace; values outside are clamped) to `cb`.
  * NULL restores the default: warnings and errors to stderr.
@@ -597,6 +946,42 @@ double me_locker_ttl(const struct me_locker *locker);
  * so it and `user_data` must be thread-safe; it must not call `me_*` functions.
  */
 void me_set_log_callback(me_log_callback cb, int max_level, void *user_data);
+
+/**
+ * Frees a current-lock record and its strings. NULL is a no-op; must not be
+ * called twice.
+ *
+ * # Safety
+ * `rec` is NULL or a record from `me_locker_current` not yet freed.
+ */
+void me_current_lock_free(struct me_current_lock *rec);
+
+/**
+ * Frees a lock-status record and its strings. NULL is a no-op; must not be
+ * called twice.
+ *
+ * # Safety
+ * `rec` is NULL or a record from `me_locker_status` not yet freed.
+ */
+void me_lock_status_free(struct me_lock_status *rec);
+
+/**
+ * Frees a node-status record and its strings. NULL is a no-op; must not be
+ * called twice.
+ *
+ * # Safety
+ * `rec` is NULL or a record from `me_elector_node_status` not yet freed.
+ */
+void me_node_status_free(struct me_node_status *rec);
+
+/**
+ * Frees a cluster-detail record, its members and every string. NULL is a
+ * no-op; must not be called twice.
+ *
+ * # Safety
+ * `rec` is NULL or a record from `me_elector_cluster_detail` not yet freed.
+ */
+void me_cluster_detail_free(struct me_cluster_detail *rec);
 
 /**
  * The library version, e.g. "0.1.0". A static string: never free it.
@@ -613,6 +998,8 @@ const char *me_status_name(int status);
  * This thread's message for its last failed `me_*` call, "" if that call
  * succeeded. Owned by the library: valid until this thread's next fallible
  * `me_*` call; copy it to keep it. Never NULL. Messages never contain a URI's password.
+ * A convenience for C; callers whose threads may change between calls (Go)
+ * pass an `me_error **` instead, which every fallible function takes last.
  */
 const char *me_last_error_message(void);
 

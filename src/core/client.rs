@@ -23,7 +23,11 @@ pub struct Client {
 }
 
 struct ClientInner {
-    driver: mongodb::Client,
+    /// The driver and the process it was made in. A forked child gets a
+    /// driver of its own (the parent's pool and monitors belong to threads
+    /// the child does not have); the parent's is never touched there.
+    driver: Mutex<(u32, mongodb::Client)>,
+    options: ClientOptions,
     secrets: Vec<String>,
     clock: Arc<dyn Clock>,
     clock_check: ClockCheck,
@@ -61,11 +65,11 @@ impl Client {
             opts.selection_criteria =
                 Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         }
-        let driver = runtime::enter(|| mongodb::Client::with_options(opts))
-            .map_err(|e| Error::Database(redact(&e.to_string(), &secrets)))?;
+        let driver = connect(&opts, &secrets)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                driver,
+                driver: Mutex::new((std::process::id(), driver)),
+                options: opts,
                 secrets,
                 clock,
                 clock_check: ClockCheck::default(),
@@ -83,8 +87,17 @@ impl Client {
         })
     }
 
-    pub(crate) fn driver(&self) -> &mongodb::Client {
-        &self.inner.driver
+    /// This process's driver: made anew, from the same options, in a forked child.
+    pub(crate) fn driver(&self) -> Result<mongodb::Client> {
+        let pid = std::process::id();
+        let mut d = self.inner.driver.lock().unwrap_or_else(|e| e.into_inner());
+        if d.0 != pid {
+            let fresh = connect(&self.inner.options, &self.inner.secrets)?;
+            // Dropping the parent's driver would end its sessions through the
+            // parent's sockets; leave it be.
+            std::mem::forget(std::mem::replace(&mut *d, (pid, fresh)));
+        }
+        Ok(d.1.clone())
     }
 
     pub(crate) fn clock(&self) -> &dyn Clock {
@@ -131,9 +144,14 @@ impl Database {
         &self.client
     }
 
-    pub(crate) fn driver(&self) -> mongodb::Database {
-        self.client.driver().database(&self.name)
+    pub(crate) fn driver(&self) -> Result<mongodb::Database> {
+        Ok(self.client.driver()?.database(&self.name))
     }
+}
+
+fn connect(opts: &ClientOptions, secrets: &[String]) -> Result<mongodb::Client> {
+    runtime::enter(|| mongodb::Client::with_options(opts.clone()))
+        .map_err(|e| Error::Database(redact(&e.to_string(), secrets)))
 }
 
 fn validate_db_name(name: &str) -> Result<()> {

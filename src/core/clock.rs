@@ -85,7 +85,7 @@ fn measure(client: &Client, limit: Duration) -> Result<f64> {
 
 /// One offset measurement and its round-trip time.
 fn sample(client: &Client, limit: Duration) -> Result<(f64, Duration)> {
-    let admin = client.driver().database("admin");
+    let admin = client.driver()?.database("admin");
     let clock = client.clock();
     let sent = clock.now();
     let server = runtime::run(limit, "reading the server clock", async {

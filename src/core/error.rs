@@ -32,6 +32,12 @@ pub enum Error {
     /// The object is in a state that does not allow the call (e.g. start on a running elector).
     #[error("invalid state: {0}")]
     InvalidState(String),
+    /// The caller's cancellation token was cancelled while the call waited.
+    #[error("cancelled")]
+    Cancelled,
+    /// The handle was closed (before or during the call).
+    #[error("closed: {0}")]
+    Closed(String),
 }
 
 /// Shorthand used throughout the core.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mongodb::bson::DateTime;
 
+use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
 use super::error::{invalid, shown, Error, Result};
 use super::identity;
@@ -48,16 +49,21 @@ impl Default for LockerOptions {
 }
 
 /// Arguments of [`MongoLocker::acquire`], with the seed's defaults.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AcquireOptions {
-    /// Wait until the lock is free (or `timeout`); otherwise fail at once with `LockExists`.
+    /// Wait until the lock is free (or `timeout`); otherwise make one attempt
+    /// and fail with `LockExists` if someone else holds it.
     pub blocking: bool,
-    /// How long a blocking acquire may wait; `None` waits forever. Not allowed with `blocking: false`.
+    /// The longest the call may take, its round trips included; `None`: no
+    /// limit but the library's own per round trip (5 to 30 s by the ttl).
+    /// With `blocking: false` it bounds the one attempt.
     pub timeout: Option<Duration>,
     /// Delay between attempts while the lock is held by someone else.
     pub step: Duration,
     /// Take the lock even from a live holder. Use with care.
     pub force: bool,
+    /// Cancelling it makes the call return `Error::Cancelled` at once.
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for AcquireOptions {
@@ -67,6 +73,7 @@ impl Default for AcquireOptions {
             timeout: None,
             step: Duration::from_millis(250),
             force: false,
+            cancel: None,
         }
     }
 }
@@ -121,7 +128,10 @@ struct State {
     fence: i64,
     /// Whether our latest write was a holding of ours (not yet released).
     holding: bool,
-    closed: bool,
+    /// An insert of ours failed in transit: it may have landed.
+    uncertain: bool,
+    /// Public calls under way (`close` waits for them to return).
+    calls: u32,
 }
 
 /// A distributed lock on `key`. All methods take `&self` and may be called from
@@ -137,7 +147,10 @@ pub struct MongoLocker {
     maxoffset: f64,
     store: Store,
     state: Mutex<State>,
-    wake: Condvar,
+    /// Signalled when the last call under way returns.
+    idle: Condvar,
+    /// Cancelled by `close`: cuts short every call under way.
+    closed: CancelToken,
 }
 
 /// The longest ttl: a thousand years keeps every expiry representable.
@@ -193,9 +206,10 @@ impl MongoLocker {
             ttl: opts.ttl,
             timeparanoid: opts.timeparanoid,
             maxoffset: opts.maxoffset,
-            store: Store::new(db, &opts.dbcollection),
+            store: Store::new(db, &opts.dbcollection)?,
             state: Mutex::new(State::default()),
-            wake: Condvar::new(),
+            idle: Condvar::new(),
+            closed: CancelToken::new(),
         })
     }
 
@@ -223,6 +237,17 @@ impl MongoLocker {
     pub fn maxoffset(&self) -> f64 {
         self.maxoffset
     }
+    pub fn timeparanoid(&self) -> bool {
+        self.timeparanoid
+    }
+
+    /// Whether this locker holds the lock by its own latest write and clock
+    /// (no round trip): it wrote a holding, has not released it, and its
+    /// lease has not ended.
+    pub fn held_by_memory(&self) -> bool {
+        let st = self.state();
+        st.holding && st.ts_expire.is_some_and(|t| t > self.now())
+    }
 
     /// Expiry of this locker's latest acquisition or renewal (`None` before the first).
     pub fn ts_expire(&self) -> Option<SystemTime> {
@@ -238,31 +263,12 @@ impl MongoLocker {
     /// Acquires the lock (see [`AcquireOptions`]). Acquiring a lock this locker
     /// already holds renews it and returns at once.
     pub fn acquire(&self, opts: AcquireOptions) -> Result<()> {
-        if !opts.blocking && opts.timeout.is_some() {
-            return Err(invalid("blocking=false is incompatible with a timeout"));
-        }
         // A timeout beyond what Instant can represent is no deadline at all.
-        self.acquire_until(
-            opts,
-            opts.timeout.and_then(|t| Instant::now().checked_add(t)),
-        )
+        let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
+        self.call(opts.cancel.as_ref(), || self.acquire_until(&opts, deadline))
     }
 
-    /// One attempt, as `acquire` with `blocking: false`, whose round trips
-    /// (clock check, read, insert) all end within `limit`: `LockExists` when
-    /// someone else holds the lock, `AcquireTimeout` when `limit` ran out.
-    /// For callers that wait between attempts themselves, to honour their own
-    /// cancellation (a Go context) without letting one attempt outlast it.
-    pub fn try_acquire(&self, force: bool, limit: Duration) -> Result<()> {
-        let once = AcquireOptions {
-            blocking: false,
-            force,
-            ..Default::default()
-        };
-        self.acquire_until(once, Instant::now().checked_add(limit))
-    }
-
-    fn acquire_until(&self, opts: AcquireOptions, deadline: Option<Instant>) -> Result<()> {
+    fn acquire_until(&self, opts: &AcquireOptions, deadline: Option<Instant>) -> Result<()> {
         // A database call cut short by the deadline is the caller's timeout.
         let ran_out = |e: Error| match (&e, deadline) {
             (Error::Database(_), Some(d)) if Instant::now() >= d => {
@@ -277,7 +283,6 @@ impl MongoLocker {
         };
         let mut warned_late = false;
         loop {
-            self.check_open()?;
             let limit = self.op_limit(deadline);
             match self.transition(intent, limit).map_err(ran_out)? {
                 Outcome::Wrote(..) => return Ok(()),
@@ -288,7 +293,7 @@ impl MongoLocker {
                         return Err(Error::AcquireTimeout(self.key.clone()));
                     }
                     let nap = deadline.map_or(opts.step, |d| opts.step.min(d - now));
-                    self.sleep(nap.max(Duration::from_millis(1)));
+                    cancel::sleep(nap.max(Duration::from_millis(1)))?;
                 }
                 Outcome::Late if !opts.blocking => {
                     return Err(Error::Database(format!(
@@ -309,7 +314,7 @@ impl MongoLocker {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Error::AcquireTimeout(self.key.clone()));
                     }
-                    self.sleep(opts.step.max(Duration::from_millis(1)));
+                    cancel::sleep(opts.step.max(Duration::from_millis(1)))?;
                 }
                 Outcome::Nothing | Outcome::NotOwned => unreachable!("acquire never gives these"),
             }
@@ -320,35 +325,68 @@ impl MongoLocker {
     /// does). Returns whether a holding was released; releasing a lock held by
     /// someone else (e.g. after a takeover) is a no-op.
     pub fn release(&self, force: bool) -> Result<bool> {
-        let limit = self.op_limit(None);
-        Ok(matches!(
-            self.transition(Intent::Release { force }, limit)?,
-            Outcome::Wrote(..)
-        ))
+        self.release_with(force, None)
+    }
+
+    /// [`release`](Self::release), cut short by `cancel`.
+    pub fn release_with(&self, force: bool, cancel: Option<&CancelToken>) -> Result<bool> {
+        self.call(cancel, || {
+            let limit = self.op_limit(None);
+            Ok(matches!(
+                self.transition(Intent::Release { force }, limit)?,
+                Outcome::Wrote(..)
+            ))
+        })
     }
 
     /// Renews this locker's live holding for another ttl and returns the new
     /// expiry; `NotOwned` if it does not hold the lock (never acquired,
     /// released, expired or taken over).
     pub fn touch(&self) -> Result<SystemTime> {
-        match self.transition(Intent::Renew, self.op_limit(None))? {
-            Outcome::Wrote(rec, _) => Ok(rec.ts_expire.to_system_time()),
-            _ => Err(Error::NotOwned(self.key.clone())),
-        }
+        self.touch_with(None)
+    }
+
+    /// [`touch`](Self::touch), cut short by `cancel`.
+    pub fn touch_with(&self, cancel: Option<&CancelToken>) -> Result<SystemTime> {
+        self.call(cancel, || {
+            match self.transition(Intent::Renew, self.op_limit(None))? {
+                Outcome::Wrote(rec, _) => Ok(rec.ts_expire.to_system_time()),
+                _ => Err(Error::NotOwned(self.key.clone())),
+            }
+        })
     }
 
     /// True if anyone holds the lock now (one read).
     pub fn locked(&self) -> Result<bool> {
-        Ok(self.read_holder()? != Holder::Free)
+        self.locked_with(None)
+    }
+
+    /// [`locked`](Self::locked), cut short by `cancel`.
+    pub fn locked_with(&self, cancel: Option<&CancelToken>) -> Result<bool> {
+        self.call(cancel, || Ok(self.read_holder()? != Holder::Free))
     }
 
     /// True if this locker holds the lock now (one read).
     pub fn owned(&self) -> Result<bool> {
-        Ok(self.read_holder()? == Holder::Me)
+        self.owned_with(None)
+    }
+
+    /// [`owned`](Self::owned), cut short by `cancel`.
+    pub fn owned_with(&self, cancel: Option<&CancelToken>) -> Result<bool> {
+        self.call(cancel, || Ok(self.read_holder()? == Holder::Me))
     }
 
     /// The live lock, or `None` when nobody holds it.
     pub fn get_current(&self) -> Result<Option<CurrentLock>> {
+        self.get_current_with(None)
+    }
+
+    /// [`get_current`](Self::get_current), cut short by `cancel`.
+    pub fn get_current_with(&self, cancel: Option<&CancelToken>) -> Result<Option<CurrentLock>> {
+        self.call(cancel, || self.current_now())
+    }
+
+    fn current_now(&self) -> Result<Option<CurrentLock>> {
         let head = self.read_head(self.op_limit(None))?;
         let now = self.now();
         Ok(head
@@ -367,24 +405,76 @@ impl MongoLocker {
 
     /// This locker's view of the lock (one read).
     pub fn status(&self) -> Result<LockStatus> {
-        let head = self.read_head(self.op_limit(None))?;
-        Ok(self.status_from(head.as_ref()))
+        self.status_with(None)
     }
 
-    /// Stops waiting acquires (they fail with `InvalidState`) and releases the
-    /// lock if this locker holds it. Later calls fail with `InvalidState`.
+    /// [`status`](Self::status), cut short by `cancel`.
+    pub fn status_with(&self, cancel: Option<&CancelToken>) -> Result<LockStatus> {
+        self.call(cancel, || {
+            let head = self.read_head(self.op_limit(None))?;
+            Ok(self.status_from(head.as_ref()))
+        })
+    }
+
+    /// Closes the locker: every call under way on it returns `Error::Closed`
+    /// within milliseconds, then the lock is released if this locker holds it
+    /// (or may: an insert cut short may have landed). Later calls fail with
+    /// `Error::Closed`. Idempotent and thread-safe; returns the release's error.
     pub fn close(&self) -> Result<()> {
-        let holding = {
+        self.check_process()?;
+        if self.closed.is_cancelled() {
+            return Ok(());
+        }
+        self.closed.cancel();
+        let release = {
             let mut st = self.state();
-            if st.closed {
-                return Ok(());
+            while st.calls > 0 {
+                st = self.idle.wait(st).unwrap_or_else(|e| e.into_inner());
             }
-            st.closed = true;
-            st.holding
+            st.holding || st.uncertain
         };
-        self.wake.notify_all();
-        if holding {
+        if release {
             self.transition(Intent::Release { force: false }, self.op_limit(None))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the locker without releasing: calls under way return
+    /// `Error::Closed`, and a holding lasts until its lease ends by its ttl.
+    /// For finalizers, which must never release a lock the program may still rely on.
+    pub fn abandon(&self) {
+        self.closed.cancel();
+    }
+
+    /// Runs a public call: refused in another process or after `close`, cut
+    /// short by `cancel` and by `close`, counted so `close` can wait for it.
+    fn call<T>(&self, cancel: Option<&CancelToken>, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_process()?;
+        self.check_open()?;
+        self.state().calls += 1;
+        let mut tokens = vec![(
+            self.closed.clone(),
+            Cause::Closed(format!("locker for {} is closed", shown(&self.key))),
+        )];
+        tokens.extend(cancel.map(|c| (c.clone(), Cause::Caller)));
+        let res = cancel::scoped(tokens, body);
+        let mut st = self.state();
+        st.calls -= 1;
+        if st.calls == 0 {
+            self.idle.notify_all();
+        }
+        res
+    }
+
+    /// A locker inherited through fork is not the parent's: refuse it, so
+    /// the child never believes it holds the parent's lock.
+    pub(crate) fn check_process(&self) -> Result<()> {
+        if identity::pid() != self.pid {
+            return Err(Error::InvalidState(format!(
+                "locker for {} was created in process {}; make a new one in this process",
+                shown(&self.key),
+                self.pid
+            )));
         }
         Ok(())
     }
@@ -487,6 +577,9 @@ impl MongoLocker {
                 Err(e) => {
                     // The insert may have landed: re-read before trusting anything.
                     self.forget();
+                    if next.uuid == self.uuid && next.locked {
+                        self.state().uncertain = true;
+                    }
                     return Err(e);
                 }
             }
@@ -551,6 +644,7 @@ impl MongoLocker {
                 basis: sent,
             });
             st.holding = rec.locked;
+            st.uncertain = false;
             if rec.locked {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
                 st.fence = rec.fence;
@@ -609,8 +703,8 @@ impl MongoLocker {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.state().closed {
-            return Err(Error::InvalidState(format!(
+        if self.closed.is_cancelled() {
+            return Err(Error::Closed(format!(
                 "locker for {} is closed",
                 shown(&self.key)
             )));
@@ -626,14 +720,6 @@ impl MongoLocker {
         }
     }
 
-    /// Sleeps up to `d`; `close` wakes it early.
-    fn sleep(&self, d: Duration) {
-        let st = self.state();
-        if !st.closed {
-            let _ = self.wake.wait_timeout(st, d);
-        }
-    }
-
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -642,6 +728,9 @@ impl MongoLocker {
 impl Drop for MongoLocker {
     /// Releases the lock if this locker holds it (best effort, errors logged).
     fn drop(&mut self) {
+        if self.check_process().is_err() {
+            return;
+        }
         if let Err(e) = self.close() {
             log_at!(Warn, "releasing {} on drop: {e}", shown(&self.key));
         }

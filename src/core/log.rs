@@ -1,7 +1,7 @@
 //! A tiny process-wide log sink. The core never prints by itself; the default
 //! sink writes warnings and errors to stderr, and the C ABI can install its own.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Severity, numbered as in the C ABI (1 error .. 5 trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,7 +15,7 @@ pub enum Level {
 }
 
 /// A log sink: receives every message at or below its max level.
-pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
+pub type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 struct Logger {
     max: Level,
@@ -35,13 +35,17 @@ pub fn set_sink(sink: Option<Sink>, max: Level) {
     logger.sink = sink;
 }
 
-/// Sends one message to the sink if its level is enabled.
+/// Sends one message to the sink if its level is enabled. The sink runs
+/// after the logger's lock is released, so it may take its time or log.
 pub fn emit(level: Level, msg: &str) {
-    let logger = LOGGER.read().unwrap_or_else(|e| e.into_inner());
-    if level > logger.max {
-        return;
-    }
-    match &logger.sink {
+    let sink = {
+        let logger = LOGGER.read().unwrap_or_else(|e| e.into_inner());
+        if level > logger.max {
+            return;
+        }
+        logger.sink.clone()
+    };
+    match sink {
         Some(sink) => sink(level, msg),
         None => eprintln!("mongoelector [{level:?}] {msg}"),
     }

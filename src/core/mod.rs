@@ -1,6 +1,7 @@
 //! The pure Rust core: lock and election logic over the MongoDB driver. No
 //! `extern "C"` and no raw pointers here; the C ABI lives in `crate::ffi`.
 
+pub mod cancel;
 pub mod client;
 pub mod clock;
 pub mod elector;

@@ -31,11 +31,11 @@ pub(crate) enum Insert {
 }
 
 impl Store {
-    pub fn new(db: &Database, collection: &str) -> Store {
-        Store {
+    pub fn new(db: &Database, collection: &str) -> Result<Store> {
+        Ok(Store {
             db: db.clone(),
-            coll: db.driver().collection(collection),
-        }
+            coll: db.driver()?.collection(collection),
+        })
     }
 
     pub fn database(&self) -> &Database {

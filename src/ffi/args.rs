@@ -54,28 +54,7 @@ pub(crate) fn seconds(v: f64, name: &str, positive: bool) -> Result<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| invalid(format!("{name} is too large: {v}")))
 }
 
-/// A string the caller owns and frees with `me_string_free`.
-pub(crate) fn owned_string(s: String) -> *mut c_char {
-    CString::new(s.replace('\0', "\\u0000"))
-        .unwrap_or_default()
-        .into_raw()
-}
-
 /// A string the library keeps alive as long as the handle that owns it.
 pub(crate) fn c_copy(s: &str) -> CString {
     CString::new(s.replace('\0', "\\0")).unwrap_or_default()
-}
-
-/// Frees a string returned through a `char **` out-parameter. NULL is a
-/// no-op. Never pass other pointers, and never free such a string with `free()`.
-///
-/// # Safety
-/// `s` is NULL or a string from this library not yet freed.
-#[no_mangle]
-pub unsafe extern "C" fn me_string_free(s: *mut c_char) {
-    super::boundary::infallible((), || {
-        if !s.is_null() {
-            drop(CString::from_raw(s));
-        }
-    })
 }

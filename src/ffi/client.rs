@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::boundary::me_error;
 use super::{args, boundary, handles, status::me_status};
 use crate::core::client::Client;
 
@@ -18,14 +19,20 @@ pub struct me_client {
 ///
 /// Ownership: on success `*out` is a new handle the caller frees with
 /// `me_client_free`; on failure `*out` is left unchanged.
+/// A client inherited through fork keeps working in the child: on its first
+/// use there it makes a new pool of its own (the parent's is never touched).
 /// Errors: ME_ERR_INVALID_ARGUMENT (NULL, bad UTF-8, unparsable URI),
-/// ME_ERR_DATABASE. Thread-safe.
+/// ME_ERR_DATABASE. Thread-safe; blocks only to resolve an SRV URI.
 ///
 /// # Safety
-/// `uri` is NULL or a NUL-terminated string; `out` is NULL or writable.
+/// `uri` is NULL or a NUL-terminated string; `out` and `err` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn me_client_new(uri: *const c_char, out: *mut *mut me_client) -> me_status {
-    boundary::call(|| {
+pub unsafe extern "C" fn me_client_new(
+    uri: *const c_char,
+    out: *mut *mut me_client,
+    err: *mut *mut me_error,
+) -> me_status {
+    boundary::call(err, || {
         let uri = args::text(uri, "uri")?;
         let out = args::out(out, "out")?;
         let client = Client::new(uri)?;

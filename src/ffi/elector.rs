@@ -1,15 +1,17 @@
 //! `me_elector`: leader election with C function-pointer callbacks.
 
 use std::ffi::{c_char, c_void, CString};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use super::boundary::me_error;
+use super::cancel::me_cancel;
 use super::client::me_client;
-use super::locker::me_locker;
+use super::locker::{me_locker, token};
+use super::records::{self, me_cluster_detail, me_node_status};
 use super::status::me_status;
-use super::{args, boundary, handles, json};
+use super::{args, boundary, handles};
 use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
-use crate::core::error::shown;
-use crate::core::log::log_at;
+use crate::core::error::Result;
 
 /// An elector callback; receives the `user_data` of the options.
 pub type me_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -26,8 +28,12 @@ pub struct me_elector_options {
     pub on_leader_loss: me_callback,
     /// Called after each poll cycle (NULL: none).
     pub on_loop: me_callback,
-    /// Passed to every callback. Must stay valid until me_elector_free returns.
+    /// Passed to every callback.
     pub user_data: *mut c_void,
+    /// Called once with `user_data` after the last callback can have run,
+    /// inside `me_elector_free` (NULL: none). Lets a binding free what
+    /// `user_data` points to without tracking the elector's threads.
+    pub user_data_free: me_callback,
     /// Included in status reports (NULL: none).
     pub app_version: *const c_char,
     /// Write this node's status to the `elector.leader_status` collection (true).
@@ -39,30 +45,43 @@ pub struct me_elector_options {
 pub struct me_elector {
     elector: MongoLeaderElector,
     key: CString,
-    /// The elector's lock as a borrowed `me_locker`.
+    /// The elector's lock as a read-only `me_locker`.
     locker: Arc<me_locker>,
+    /// Dropped with the handle: then, if no callback holds it any more,
+    /// `user_data_free` runs.
+    _user_data: Arc<UserData>,
 }
 
-struct UserData(*mut c_void);
+/// The options' `user_data`, and its free function, run when the last
+/// callback that may use it is gone. The function is armed only once
+/// `me_elector_new` has succeeded: on failure the caller still owns `user_data`.
+struct UserData {
+    ptr: *mut c_void,
+    free: OnceLock<unsafe extern "C" fn(user_data: *mut c_void)>,
+}
 // SAFETY: the caller promises user_data may be used from the elector's
 // thread (documented on me_elector_new).
 unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
-impl UserData {
-    fn get(&self) -> *mut c_void {
-        self.0
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(f) = self.free.get() {
+            // SAFETY: a C function pointer given by the user, called once, as documented.
+            boundary::infallible((), || unsafe { f(self.ptr) });
+        }
     }
 }
 
-fn wrap(cb: me_callback, user_data: *mut c_void) -> Option<Callback> {
+fn wrap(cb: me_callback, user_data: &Arc<UserData>) -> Option<Callback> {
     let f = cb?;
-    let ud = UserData(user_data);
+    let ud = user_data.clone();
     // SAFETY: a C function pointer given by the user, called as documented.
-    Some(Arc::new(move || unsafe { f(ud.get()) }))
+    Some(Arc::new(move || unsafe { f(ud.ptr) }))
 }
 
-/// Fills `opts` with the defaults: ttl 15, no callbacks, NULL user_data, no
-/// app_version, report_status true. NULL is a no-op.
+/// Fills `opts` with the defaults: ttl 15, no callbacks, NULL user_data and
+/// user_data_free, no app_version, report_status true. NULL is a no-op.
 ///
 /// # Safety
 /// `opts` is NULL or writable.
@@ -77,6 +96,7 @@ pub unsafe extern "C" fn me_elector_options_init(opts: *mut me_elector_options) 
                 on_leader_loss: None,
                 on_loop: None,
                 user_data: std::ptr::null_mut(),
+                user_data_free: None,
                 app_version: std::ptr::null(),
                 report_status: d.report_status,
             };
@@ -91,21 +111,23 @@ pub unsafe extern "C" fn me_elector_options_init(opts: *mut me_elector_options) 
 /// `me_elector_poll`), with the options' `user_data`; never two at once for
 /// one elector, never while the library holds an internal lock, in the order
 /// of the transitions (`on_leader`, then `on_leader_loss`, ...), and none
-/// after `me_elector_stop`/`me_elector_free` has returned. Exception: the
-/// `on_leader_loss` caused by the caller's own `me_elector_stop`,
-/// `me_elector_release` or `me_elector_free` fires before that call returns,
-/// on the caller's thread unless another thread is running callbacks at that
-/// moment (when called from a callback: right after that callback returns).
-/// On a release it fires before the release is written, so no other node
-/// leads before this one's `on_leader_loss` has run. Callbacks may call `me_elector_stop` and
-/// `me_elector_release` on their own elector; they must not free it.
+/// after `me_elector_stop`, `me_elector_close` or `me_elector_free` has
+/// returned. Exception: the `on_leader_loss` caused by the caller's own
+/// `me_elector_stop`, `me_elector_release` or `me_elector_close` fires before
+/// that call returns, on the caller's thread unless another thread is running
+/// callbacks at that moment (when called from a callback: right after that
+/// callback returns). On a release it fires before the release is written,
+/// so no other node leads before this one's `on_leader_loss` has run.
+/// Callbacks may call `me_elector_stop`, `me_elector_release` and
+/// `me_elector_close` on their own elector; they must not free it.
 ///
 /// `opts` may be NULL for the defaults. Ownership: on success `*out` is a new
-/// handle freed with `me_elector_free`; unchanged on failure.
-/// Errors: ME_ERR_INVALID_ARGUMENT.
+/// handle, closed with `me_elector_close` and freed with `me_elector_free`;
+/// unchanged on failure. Thread-safe; never blocks.
+/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE (no driver for this process).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `client` is a live handle.
+/// Pointers are NULL or valid; `client` is a live handle; `err` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_new(
     client: *const me_client,
@@ -113,126 +135,157 @@ pub unsafe extern "C" fn me_elector_new(
     key: *const c_char,
     opts: *const me_elector_options,
     out: *mut *mut me_elector,
+    err: *mut *mut me_error,
 ) -> me_status {
-    boundary::call(|| {
+    boundary::call(err, || {
         let client = handles::borrow(client, "client")?;
         let db_name = args::text(db_name, "db_name")?;
         let key = args::text(key, "key")?;
         let out = args::out(out, "out")?;
+        let user_data = Arc::new(UserData {
+            ptr: opts.as_ref().map_or(std::ptr::null_mut(), |o| o.user_data),
+            free: OnceLock::new(),
+        });
         let options = match opts.as_ref() {
             None => ElectorOptions::default(),
             Some(o) => ElectorOptions {
                 ttl: args::seconds(o.ttl, "opts->ttl", true)?,
-                on_leader: wrap(o.on_leader, o.user_data),
-                on_leader_loss: wrap(o.on_leader_loss, o.user_data),
-                on_loop: wrap(o.on_loop, o.user_data),
+                on_leader: wrap(o.on_leader, &user_data),
+                on_leader_loss: wrap(o.on_leader_loss, &user_data),
+                on_loop: wrap(o.on_loop, &user_data),
                 app_version: args::opt_text(o.app_version, "opts->app_version")?.map(str::to_owned),
                 report_status: o.report_status,
             },
         };
         let db = client.client.database(db_name)?;
         let elector = MongoLeaderElector::new(key, &db, options)?;
+        if let Some(f) = opts.as_ref().and_then(|o| o.user_data_free) {
+            let _ = user_data.free.set(f);
+        }
         let locker = Arc::new(me_locker::new(elector.mlock().clone(), true));
         *out = handles::into_raw(me_elector {
             key: args::c_copy(key),
             elector,
             locker,
+            _user_data: user_data,
         });
         Ok(())
     })
 }
 
-macro_rules! elector_call {
-    ($elector:expr, |$e:ident| $body:expr) => {
-        handles::call_with($elector.cast_const(), "elector", |h| {
-            let $e = &h.elector;
-            $body
-        })
-    };
+/// A call on the elector `p`.
+///
+/// # Safety
+/// As for [`handles::call_with`].
+unsafe fn with(
+    p: *const me_elector,
+    err: *mut *mut me_error,
+    body: impl FnOnce(&MongoLeaderElector) -> Result<()>,
+) -> me_status {
+    handles::call_with(p, "elector", err, |h| body(&h.elector))
 }
 
 /// Starts the elector: on a new thread, or with `blocking` on this thread
-/// until `me_elector_stop` (from a callback or another thread).
-/// Errors: ME_ERR_INVALID_STATE (already running), ME_ERR_INVALID_ARGUMENT.
+/// until `me_elector_stop` or `me_elector_close` (from a callback or another
+/// thread). Thread-safe.
+/// Errors: ME_ERR_INVALID_STATE (already running; inherited through fork),
+/// ME_ERR_CLOSED, ME_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle.
+/// `elector` is NULL or a live handle; `err` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn me_elector_start(elector: *mut me_elector, blocking: bool) -> me_status {
-    elector_call!(elector, |e| e.start(blocking))
+pub unsafe extern "C" fn me_elector_start(
+    elector: *mut me_elector,
+    blocking: bool,
+    err: *mut *mut me_error,
+) -> me_status {
+    with(elector, err, |e| e.start(blocking))
 }
 
-/// Stops the elector and releases leadership. From another thread: waits
-/// for the elector thread to end, then fires `on_leader_loss` (if leading) on
-/// this thread and returns. From a callback: asks the thread to stop and
-/// returns at once. Stopping a stopped elector only releases (ME_OK).
+/// Stops the elector and releases leadership; it may be started again.
+/// From another thread: cuts short the loop's round trips, waits for the
+/// elector thread to end, then fires `on_leader_loss` (if leading) on this
+/// thread and returns. From a callback: asks the thread to stop and returns
+/// at once. Stopping a stopped elector only releases (ME_OK). Thread-safe.
 /// Errors: ME_ERR_DATABASE (the release failed; leadership is given up
-/// locally anyway), ME_ERR_INVALID_ARGUMENT.
+/// locally anyway), ME_ERR_INVALID_STATE (inherited through fork),
+/// ME_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle.
+/// `elector` is NULL or a live handle; `err` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn me_elector_stop(elector: *mut me_elector) -> me_status {
-    elector_call!(elector, |e| e.stop())
+pub unsafe extern "C" fn me_elector_stop(
+    elector: *mut me_elector,
+    err: *mut *mut me_error,
+) -> me_status {
+    with(elector, err, |e| e.stop())
 }
 
 /// Runs one poll cycle on this thread (renew if leading, try to lead if
-/// not, report status), then fires the callbacks of what happened.
-/// Errors: ME_ERR_DATABASE, ME_ERR_TIME_OFFSET, ME_ERR_INVALID_ARGUMENT.
+/// not, report status), then fires the callbacks of what happened. Blocks
+/// for its round trips (each within half a ttl). Thread-safe.
+/// Errors: ME_ERR_DATABASE, ME_ERR_TIME_OFFSET, ME_ERR_CLOSED,
+/// ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle.
+/// `elector` is NULL or a live handle; `err` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn me_elector_poll(elector: *mut me_elector) -> me_status {
-    elector_call!(elector, |e| e.poll())
+pub unsafe extern "C" fn me_elector_poll(
+    elector: *mut me_elector,
+    err: *mut *mut me_error,
+) -> me_status {
+    with(elector, err, |e| e.poll())
 }
 
 /// Gives up leadership now (firing `on_leader_loss` if leading). A running
 /// elector leaves the lock to the others for half a ttl, then competes again.
-/// Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+/// Thread-safe. Errors: ME_ERR_DATABASE, ME_ERR_CLOSED, ME_ERR_INVALID_STATE,
+/// ME_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_release(
+    elector: *mut me_elector,
+    err: *mut *mut me_error,
+) -> me_status {
+    with(elector, err, |e| e.release())
+}
+
+/// Whether this elector leads: true while its lease, counted on its own
+/// monotonic clock, lasts. No database call, so it turns false by the
+/// lease's end even when the database is unreachable. False for NULL.
+/// Thread-safe; never blocks.
 ///
 /// # Safety
 /// `elector` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn me_elector_release(elector: *mut me_elector) -> me_status {
-    elector_call!(elector, |e| e.release())
-}
-
-/// Sets `*out` to whether this elector leads: true while its lease, counted
-/// on its own monotonic clock, lasts. No database call, so it turns false by
-/// the lease's end even when the database is unreachable.
-///
-/// # Safety
-/// `elector` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_elector_is_leader(
-    elector: *mut me_elector,
-    out: *mut bool,
-) -> me_status {
-    elector_call!(elector, |e| {
-        *args::out(out, "out")? = e.is_leader();
-        Ok(())
-    })
+pub unsafe extern "C" fn me_elector_is_leader(elector: *const me_elector) -> bool {
+    handles::getter(elector, false, |h| h.elector.is_leader())
 }
 
 /// Sets `*out` to whether any elector of the group leads now (one read).
-/// Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+/// Thread-safe. Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+/// ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle; `out` is NULL or writable.
+/// `elector` is NULL or a live handle; `cancel` NULL or a live token; `out`
+/// and `err` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_leader_exists(
-    elector: *mut me_elector,
+    elector: *const me_elector,
+    cancel: *const me_cancel,
     out: *mut bool,
+    err: *mut *mut me_error,
 ) -> me_status {
-    elector_call!(elector, |e| {
+    with(elector, err, |e| {
         let out = args::out(out, "out")?;
-        *out = e.leader_exists()?;
+        *out = e.leader_exists_with(token(cancel).as_ref())?;
         Ok(())
     })
 }
 
-/// Whether the elector's loop is running; false for NULL.
+/// Whether the elector's loop runs (false for NULL). Thread-safe.
 ///
 /// # Safety
 /// `elector` is NULL or a live handle.
@@ -241,8 +294,8 @@ pub unsafe extern "C" fn me_elector_running(elector: *const me_elector) -> bool 
     handles::getter(elector, false, |h| h.elector.running())
 }
 
-/// Seconds until the next poll of a running elector (a quarter ttl when
-/// stopped); 0 for NULL.
+/// Seconds until the next poll of a running elector; a quarter ttl
+/// otherwise (0 for NULL). Thread-safe.
 ///
 /// # Safety
 /// `elector` is NULL or a live handle.
@@ -251,7 +304,7 @@ pub unsafe extern "C" fn me_elector_poll_wait(elector: *const me_elector) -> f64
     handles::getter(elector, 0.0, |h| h.elector.poll_wait().as_secs_f64())
 }
 
-/// The leader lease in seconds; 0 for NULL.
+/// The leader lease in seconds (0 for NULL).
 ///
 /// # Safety
 /// `elector` is NULL or a live handle.
@@ -269,8 +322,10 @@ pub unsafe extern "C" fn me_elector_key(elector: *const me_elector) -> *const c_
     handles::getter(elector, std::ptr::null(), |h| h.key.as_ptr())
 }
 
-/// The elector's lock (the seed's `mlock`). Borrowed: valid while the
-/// elector lives; do not free it (`me_locker_free` ignores it). NULL for NULL.
+/// The lock the election runs on, as a read-only view: its getters and
+/// reads (`me_locker_locked`, `_owned`, `_current`, `_status`) work; the
+/// mutating functions return ME_ERR_INVALID_STATE and `me_locker_free`
+/// ignores it. Borrowed: valid while the elector lives; NULL for NULL.
 ///
 /// # Safety
 /// `elector` is NULL or a live handle.
@@ -279,49 +334,73 @@ pub unsafe extern "C" fn me_elector_locker(elector: *const me_elector) -> *const
     handles::getter(elector, std::ptr::null(), |h| Arc::as_ptr(&h.locker))
 }
 
-/// Writes this node's status as a JSON object to `*json_out`: the locker
-/// status keys plus `_id` (the node's uuid), `is_leader`, `elector_running`,
-/// `last_poll` and `app_version`. Free it with `me_string_free`.
-/// Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+/// Sets `*out` to this node's status (one read). Ownership: free the record
+/// with `me_node_status_free`. Thread-safe.
+/// Errors: as `me_elector_leader_exists`.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle; `json_out` is NULL or writable.
+/// As for `me_elector_leader_exists`.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_node_status(
-    elector: *mut me_elector,
-    json_out: *mut *mut c_char,
+    elector: *const me_elector,
+    cancel: *const me_cancel,
+    out: *mut *mut me_node_status,
+    err: *mut *mut me_error,
 ) -> me_status {
-    elector_call!(elector, |e| {
-        let out = args::out(json_out, "json_out")?;
-        *out = args::owned_string(json::node_status(&e.node_status()?).to_string());
+    with(elector, err, |e| {
+        let out = args::out(out, "out")?;
+        *out = records::node_status(&e.node_status_with(token(cancel).as_ref())?);
         Ok(())
     })
 }
 
-/// Writes the group's state as a JSON object to `*json_out`: `member_detail`
-/// (live members' statuses, newest first), `leader` (`host`, `process_id`,
-/// `uuid`, `fence`, taken from the lock itself; null when nobody leads) and
-/// `timestamp`. Free it with `me_string_free`.
-/// Errors: ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT.
+/// Sets `*out` to the group's live members and its leader, the leader taken
+/// from the lock itself (two reads). Ownership: free the record with
+/// `me_cluster_detail_free`. Thread-safe.
+/// Errors: as `me_elector_leader_exists`.
 ///
 /// # Safety
-/// `elector` is NULL or a live handle; `json_out` is NULL or writable.
+/// As for `me_elector_leader_exists`.
 #[no_mangle]
 pub unsafe extern "C" fn me_elector_cluster_detail(
-    elector: *mut me_elector,
-    json_out: *mut *mut c_char,
+    elector: *const me_elector,
+    cancel: *const me_cancel,
+    out: *mut *mut me_cluster_detail,
+    err: *mut *mut me_error,
 ) -> me_status {
-    elector_call!(elector, |e| {
-        let out = args::out(json_out, "json_out")?;
-        *out = args::owned_string(json::cluster(&e.cluster_detail()?).to_string());
+    with(elector, err, |e| {
+        let out = args::out(out, "out")?;
+        *out = records::cluster(&e.cluster_detail_with(token(cancel).as_ref())?);
         Ok(())
     })
 }
 
-/// Stops the elector if it runs (releasing leadership, firing
-/// `on_leader_loss` on this thread if leading), then frees it. No callback
-/// runs after it returns. NULL is a no-op. Must not be called twice, nor
-/// from the elector's own callbacks.
+/// Closes the elector: stops it and releases leadership (firing
+/// `on_leader_loss` if leading), then returns once no callback of it is
+/// running on another thread. Later calls return ME_ERR_CLOSED; getters keep
+/// working until `me_elector_free`. Idempotent and thread-safe. From one of
+/// its own callbacks it flags the stop and returns at once (the elector
+/// thread releases on its way out).
+/// Errors (the release's): ME_ERR_DATABASE, ME_ERR_INVALID_STATE (inherited
+/// through fork: nothing is released), ME_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_close(
+    elector: *mut me_elector,
+    err: *mut *mut me_error,
+) -> me_status {
+    with(elector, err, |e| e.close())
+}
+
+/// Frees the handle. It never releases leadership: an elector freed without
+/// `me_elector_close` stops its thread (cutting short its round trips),
+/// drops its queued callbacks without running them, and its lease lapses by
+/// the ttl. So a garbage collector's finalizer may free it safely. Then
+/// `user_data_free` runs, on this thread. NULL is a no-op. Must not be
+/// called twice, from one of the elector's callbacks, or while another call
+/// on the handle is starting.
 ///
 /// # Safety
 /// `elector` is NULL or a live handle from `me_elector_new`.
@@ -332,12 +411,6 @@ pub unsafe extern "C" fn me_elector_free(elector: *mut me_elector) {
             return;
         }
         let h = handles::release(elector);
-        if let Err(e) = h.elector.close() {
-            log_at!(
-                Warn,
-                "stopping elector {} in me_elector_free: {e}",
-                shown(h.elector.key())
-            );
-        }
+        h.elector.abandon();
     })
 }

@@ -1,6 +1,6 @@
 //! Opaque handles are `Arc`s handed to C as raw pointers. Every call works
 //! on its own reference, so a handle freed while another thread is inside a
-//! call (say, waiting in `me_acquire`) stays alive until that call returns.
+//! call (say, waiting in `me_locker_acquire`) stays alive until that call returns.
 
 use std::sync::Arc;
 
@@ -45,12 +45,14 @@ pub(crate) unsafe fn getter<T, R: Copy>(p: *const T, fallback: R, get: impl FnOn
 ///
 /// # Safety
 /// `p` is NULL or a live handle of type `T` made by this library.
+/// `err` is as for [`super::boundary::call`].
 pub(crate) unsafe fn call_with<T>(
     p: *const T,
     name: &str,
+    err: *mut *mut super::boundary::me_error,
     body: impl FnOnce(&T) -> crate::core::error::Result<()>,
 ) -> super::status::me_status {
-    super::boundary::call(|| {
+    super::boundary::call(err, || {
         let h = borrow(p, name)?;
         body(&h)
     })

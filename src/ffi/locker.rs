@@ -2,12 +2,15 @@
 
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::boundary::me_error;
+use super::cancel::me_cancel;
 use super::client::me_client;
-use super::status::{me_status, ME_NO_TIMEOUT};
-use super::{args, boundary, handles, json};
-use crate::core::error::{invalid, shown, Result};
+use super::records::{self, me_current_lock, me_lock_status};
+use super::status::me_status;
+use super::{args, boundary, handles};
+use crate::core::cancel::CancelToken;
+use crate::core::error::{shown, Error, Result};
 use crate::core::locker::{AcquireOptions, LockerOptions, MongoLocker};
 use crate::core::log::log_at;
 
@@ -25,13 +28,37 @@ pub struct me_locker_options {
     pub maxoffset: f64,
 }
 
+/// Options of `me_locker_acquire`. Fill with `me_acquire_options_init`, then
+/// change fields.
+#[repr(C)]
+pub struct me_acquire_options {
+    /// Wait while someone else holds the lock (true); false: one attempt,
+    /// ME_ERR_LOCK_EXISTS if it is held.
+    pub blocking: bool,
+    /// Whether `timeout` applies (false: no limit but the library's own per
+    /// round trip, 5 to 30 s by the ttl).
+    pub has_timeout: bool,
+    /// The longest the call may take, its round trips included, in seconds
+    /// (finite, >= 0); with blocking=false it bounds the one attempt.
+    pub timeout: f64,
+    /// Seconds between attempts while the lock is held (0.25); finite, >= 0.
+    pub step: f64,
+    /// Take the lock even from a live holder (false). Use with care.
+    pub force: bool,
+    /// Cancelling it makes the call return ME_ERR_CANCELLED (NULL: none).
+    /// Borrowed for the call.
+    pub cancel: *const me_cancel,
+}
+
 /// A lock on one key. Safe to use from several threads at once.
 pub struct me_locker {
     pub(crate) locker: Arc<MongoLocker>,
     key: CString,
     uuid: CString,
     host: CString,
-    /// Owned by an elector (`me_elector_locker`): `me_locker_free` ignores it.
+    dbcollection: CString,
+    db_name: CString,
+    /// An elector's own lock (`me_elector_locker`): read-only here.
     borrowed: bool,
 }
 
@@ -41,10 +68,39 @@ impl me_locker {
             key: args::c_copy(locker.key()),
             uuid: args::c_copy(locker.uuid()),
             host: args::c_copy(locker.host()),
+            dbcollection: args::c_copy(locker.dbcollection()),
+            db_name: args::c_copy(locker.db().name()),
             locker,
             borrowed,
         }
     }
+}
+
+/// The token behind an optional `me_cancel` argument.
+///
+/// # Safety
+/// `p` is NULL or a live token.
+pub(crate) unsafe fn token(p: *const me_cancel) -> Option<CancelToken> {
+    p.as_ref().map(|c| c.token.clone())
+}
+
+/// A mutating call on `p`, refused on an elector's read-only lock.
+///
+/// # Safety
+/// As for [`handles::call_with`].
+unsafe fn mutate(
+    p: *mut me_locker,
+    err: *mut *mut me_error,
+    body: impl FnOnce(&MongoLocker) -> Result<()>,
+) -> me_status {
+    handles::call_with(p.cast_const(), "locker", err, |h| {
+        if h.borrowed {
+            return Err(Error::InvalidState(
+                "an elector's lock is read-only: use the elector's functions".into(),
+            ));
+        }
+        body(&h.locker)
+    })
 }
 
 /// Fills `opts` with the defaults: "mongolocker", ttl 600, timeparanoid
@@ -67,16 +123,41 @@ pub unsafe extern "C" fn me_locker_options_init(opts: *mut me_locker_options) {
     })
 }
 
+/// Fills `opts` with the defaults: blocking, no timeout, step 0.25 s, no
+/// force, no token. NULL is a no-op.
+///
+/// # Safety
+/// `opts` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_acquire_options_init(opts: *mut me_acquire_options) {
+    boundary::infallible((), || {
+        if let Some(o) = opts.as_mut() {
+            let d = AcquireOptions::default();
+            *o = me_acquire_options {
+                blocking: d.blocking,
+                has_timeout: false,
+                timeout: 0.0,
+                step: d.step.as_secs_f64(),
+                force: d.force,
+                cancel: std::ptr::null(),
+            };
+        }
+    })
+}
+
 /// Creates a locker for `key` in database `db_name`. Sends nothing yet.
 ///
 /// `opts` may be NULL for the defaults. Ownership: on success `*out` is a
-/// new handle freed with `me_locker_free`; `*out` is unchanged on failure.
-/// The locker keeps its own reference to the client.
+/// new handle, closed with `me_locker_close` and freed with `me_locker_free`;
+/// `*out` is unchanged on failure. The locker keeps its own reference to the
+/// client. Thread-safe; never blocks.
 /// Errors: ME_ERR_INVALID_ARGUMENT (NULL client/db_name/key/out, bad UTF-8,
-/// empty key, bad database or collection name, ttl not finite or <= 0).
+/// empty key, bad database or collection name, ttl not finite or <= 0,
+/// maxoffset negative), ME_ERR_DATABASE (a driver could not be made for this
+/// process).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `client` is a live handle.
+/// Pointers are NULL or valid; `client` is a live handle; `err` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_new(
     client: *const me_client,
@@ -84,8 +165,9 @@ pub unsafe extern "C" fn me_locker_new(
     key: *const c_char,
     opts: *const me_locker_options,
     out: *mut *mut me_locker,
+    err: *mut *mut me_error,
 ) -> me_status {
-    boundary::call(|| {
+    boundary::call(err, || {
         let client = handles::borrow(client, "client")?;
         let db_name = args::text(db_name, "db_name")?;
         let key = args::text(key, "key")?;
@@ -106,10 +188,220 @@ pub unsafe extern "C" fn me_locker_new(
     })
 }
 
-/// Releases the lock if this locker holds it (best effort; errors are
-/// logged), makes waiting `me_acquire` calls on it return
-/// ME_ERR_INVALID_STATE, then frees the handle. NULL is a no-op; a locker
-/// borrowed from `me_elector_locker` is ignored. Must not be called twice.
+/// Acquires the lock as `opts` says (NULL: the defaults of
+/// `me_acquire_options_init`). Acquiring a lock this locker already holds
+/// renews it and returns at once (there is no nesting count). Every round
+/// trip is bounded by the time left of `opts->timeout`.
+///
+/// Blocks: until acquired, the timeout, the token's cancellation or
+/// `me_locker_close`. Thread-safe.
+/// Errors: ME_ERR_LOCK_EXISTS (blocking=false, held by another),
+/// ME_ERR_ACQUIRE_TIMEOUT, ME_ERR_CANCELLED (`opts->cancel` cancelled),
+/// ME_ERR_CLOSED (the locker was closed before or during the call),
+/// ME_ERR_TIME_OFFSET (timeparanoid), ME_ERR_INVALID_ARGUMENT (negative or
+/// NaN timeout or step, NULL locker, an elector's read-only lock is
+/// ME_ERR_INVALID_STATE), ME_ERR_DATABASE, ME_ERR_INVALID_STATE (a locker
+/// inherited through fork).
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `opts` is NULL or valid, its `cancel`
+/// NULL or a live token; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_acquire(
+    locker: *mut me_locker,
+    opts: *const me_acquire_options,
+    err: *mut *mut me_error,
+) -> me_status {
+    mutate(locker, err, |l| {
+        let options = match opts.as_ref() {
+            None => AcquireOptions::default(),
+            Some(o) => AcquireOptions {
+                blocking: o.blocking,
+                timeout: if o.has_timeout {
+                    Some(args::seconds(o.timeout, "opts->timeout", false)?)
+                } else {
+                    None
+                },
+                step: args::seconds(o.step, "opts->step", false)?,
+                force: o.force,
+                cancel: token(o.cancel),
+            },
+        };
+        l.acquire(options)
+    })
+}
+
+/// Releases the lock if this locker holds it; with `force`, whoever holds
+/// it. Releasing a lock this locker does not hold (never acquired, expired,
+/// taken over) is a no-op that returns ME_OK. `*released` (if not NULL)
+/// says whether a holding was released.
+/// Blocks for one or two round trips (bounded by the library's call limit).
+/// Thread-safe.
+/// Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+/// ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE (inherited through fork, an
+/// elector's read-only lock).
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `cancel` NULL or a live token;
+/// `released` and `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_release(
+    locker: *mut me_locker,
+    force: bool,
+    cancel: *const me_cancel,
+    released: *mut bool,
+    err: *mut *mut me_error,
+) -> me_status {
+    mutate(locker, err, |l| {
+        let done = l.release_with(force, token(cancel).as_ref())?;
+        if let Some(out) = released.as_mut() {
+            *out = done;
+        }
+        Ok(())
+    })
+}
+
+/// Renews this locker's live holding for another ttl. On success writes the
+/// new expiry (ms since the Unix epoch, UTC) to `*new_expire_ms` if it is
+/// not NULL. Blocks for one or two round trips. Thread-safe.
+/// Errors: ME_ERR_NOT_OWNED (not held by this locker), ME_ERR_CANCELLED,
+/// ME_ERR_CLOSED, ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE.
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `cancel` NULL or a live token;
+/// `new_expire_ms` and `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_touch(
+    locker: *mut me_locker,
+    cancel: *const me_cancel,
+    new_expire_ms: *mut i64,
+    err: *mut *mut me_error,
+) -> me_status {
+    mutate(locker, err, |l| {
+        let t = l.touch_with(token(cancel).as_ref())?;
+        if let Some(out) = new_expire_ms.as_mut() {
+            *out = records::millis(t);
+        }
+        Ok(())
+    })
+}
+
+/// A read of the lock through `locker` (an elector's read-only lock too).
+///
+/// # Safety
+/// As for [`handles::call_with`]; `out` is NULL or writable.
+unsafe fn read<T>(
+    locker: *const me_locker,
+    out: *mut T,
+    err: *mut *mut me_error,
+    body: impl FnOnce(&MongoLocker) -> Result<T>,
+) -> me_status {
+    handles::call_with(locker, "locker", err, |h| {
+        let out = args::out(out, "out")?;
+        *out = body(&h.locker)?;
+        Ok(())
+    })
+}
+
+/// Sets `*out` to whether anyone holds the lock now (one read). Thread-safe.
+/// Errors: ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE,
+/// ME_ERR_INVALID_ARGUMENT, ME_ERR_INVALID_STATE.
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `cancel` NULL or a live token; `out`
+/// and `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_locked(
+    locker: *const me_locker,
+    cancel: *const me_cancel,
+    out: *mut bool,
+    err: *mut *mut me_error,
+) -> me_status {
+    read(locker, out, err, |l| l.locked_with(token(cancel).as_ref()))
+}
+
+/// Sets `*out` to whether this locker holds the lock now (one read).
+/// Thread-safe. Errors: as `me_locker_locked`.
+///
+/// # Safety
+/// As for `me_locker_locked`.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_owned(
+    locker: *const me_locker,
+    cancel: *const me_cancel,
+    out: *mut bool,
+    err: *mut *mut me_error,
+) -> me_status {
+    read(locker, out, err, |l| l.owned_with(token(cancel).as_ref()))
+}
+
+/// Sets `*out` to the live lock (one read), or NULL when nobody holds it.
+/// Ownership: free the record with `me_current_lock_free`. Thread-safe.
+/// Errors: as `me_locker_locked`.
+///
+/// # Safety
+/// As for `me_locker_locked`.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_current(
+    locker: *const me_locker,
+    cancel: *const me_cancel,
+    out: *mut *mut me_current_lock,
+    err: *mut *mut me_error,
+) -> me_status {
+    read(locker, out, err, |l| {
+        let current = l.get_current_with(token(cancel).as_ref())?;
+        Ok(current.map_or(std::ptr::null_mut(), |c| records::current(&c)))
+    })
+}
+
+/// Sets `*out` to this locker's view of the lock (one read). Ownership: free
+/// the record with `me_lock_status_free`. Thread-safe.
+/// Errors: as `me_locker_locked`.
+///
+/// # Safety
+/// As for `me_locker_locked`.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_status(
+    locker: *const me_locker,
+    cancel: *const me_cancel,
+    out: *mut *mut me_lock_status,
+    err: *mut *mut me_error,
+) -> me_status {
+    read(locker, out, err, |l| {
+        Ok(records::lock_status(
+            &l.status_with(token(cancel).as_ref())?,
+        ))
+    })
+}
+
+/// Closes the locker: every call waiting on it (an acquire's retry sleep or
+/// round trip) returns ME_ERR_CLOSED within milliseconds; once they have
+/// returned, the lock is released if this locker holds it. Later calls
+/// return ME_ERR_CLOSED; getters keep working until `me_locker_free`.
+/// Idempotent and thread-safe (a second close returns ME_OK at once).
+/// Blocks for the release's round trips.
+/// Errors (the release's): ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT,
+/// ME_ERR_INVALID_STATE (inherited through fork: nothing is released; an
+/// elector's read-only lock).
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_close(
+    locker: *mut me_locker,
+    err: *mut *mut me_error,
+) -> me_status {
+    mutate(locker, err, |l| l.close())
+}
+
+/// Frees the handle. It never releases the lock: a locker freed while it
+/// holds the lock (never closed) keeps it until its lease ends by the ttl, and
+/// a warning is logged; calls still waiting on it return ME_ERR_CLOSED. So a
+/// garbage collector's finalizer may free a handle the program still relies
+/// on (by its fencing token, say) without giving the lock away. NULL is a
+/// no-op; an elector's read-only lock is ignored. Must not be called twice,
+/// nor race a call that is starting on the handle (calls already waiting
+/// hold their own reference).
 ///
 /// # Safety
 /// `locker` is NULL or a live handle from `me_locker_new`.
@@ -118,208 +410,18 @@ pub unsafe extern "C" fn me_locker_free(locker: *mut me_locker) {
     boundary::infallible((), || {
         let Some(h) = locker.as_ref() else { return };
         if h.borrowed {
-            log_at!(
-                Warn,
-                "me_locker_free on a locker owned by an elector: ignored"
-            );
+            log_at!(Warn, "me_locker_free on an elector's lock: ignored");
             return;
         }
         let h = handles::release(locker);
-        if let Err(e) = h.locker.close() {
+        if h.locker.held_by_memory() && h.locker.check_process().is_ok() {
             log_at!(
                 Warn,
-                "releasing {} in me_locker_free: {e}",
+                "locker for {} freed while holding the lock without a release; it stays held until its ttl ends",
                 shown(h.locker.key())
             );
         }
-    })
-}
-
-fn acquire_options(blocking: bool, timeout: f64, step: f64, force: bool) -> Result<AcquireOptions> {
-    let timeout = if timeout == ME_NO_TIMEOUT {
-        None
-    } else if !blocking {
-        return Err(invalid(
-            "blocking=false is incompatible with a timeout (pass ME_NO_TIMEOUT)",
-        ));
-    } else {
-        Some(args::seconds(timeout, "timeout", false)?)
-    };
-    Ok(AcquireOptions {
-        blocking,
-        timeout,
-        step: args::seconds(step, "step", false)?,
-        force,
-    })
-}
-
-/// Acquires the lock. `blocking`: wait until it is free, for at most
-/// `timeout` seconds (ME_NO_TIMEOUT: forever), retrying every `step` seconds
-/// (the seed's 0.25 is a good default); otherwise try once. `force` takes the
-/// lock even from a live holder. Acquiring a lock this locker already holds
-/// renews it and returns at once (there is no nesting count).
-///
-/// Errors: ME_ERR_LOCK_EXISTS (non-blocking, held), ME_ERR_ACQUIRE_TIMEOUT,
-/// ME_ERR_TIME_OFFSET (timeparanoid), ME_ERR_INVALID_ARGUMENT (a timeout with
-/// blocking=false, negative or NaN timeout/step), ME_ERR_DATABASE,
-/// ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn me_acquire(
-    locker: *mut me_locker,
-    blocking: bool,
-    timeout: f64,
-    step: f64,
-    force: bool,
-) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        h.locker
-            .acquire(acquire_options(blocking, timeout, step, force)?)
-    })
-}
-
-/// One attempt to acquire the lock, like `me_acquire` with `blocking=false`,
-/// except that all its round trips (clock check, read, insert) end within
-/// `timeout` seconds (ME_NO_TIMEOUT: the library's own bound, as for
-/// `me_acquire`: 5 to 30 s per round trip, by the ttl).
-/// For bindings that wait between attempts themselves, to honour their own
-/// cancellation without one attempt outlasting the caller's deadline.
-///
-/// Errors: ME_ERR_LOCK_EXISTS (held by someone else), ME_ERR_ACQUIRE_TIMEOUT
-/// (`timeout` ran out), ME_ERR_TIME_OFFSET (timeparanoid),
-/// ME_ERR_INVALID_ARGUMENT (negative or NaN timeout), ME_ERR_DATABASE,
-/// ME_ERR_INVALID_STATE (the locker was freed meanwhile). Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn me_try_acquire(
-    locker: *mut me_locker,
-    timeout: f64,
-    force: bool,
-) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        if timeout == ME_NO_TIMEOUT {
-            return h.locker.acquire(AcquireOptions {
-                blocking: false,
-                force,
-                ..Default::default()
-            });
-        }
-        h.locker
-            .try_acquire(force, args::seconds(timeout, "timeout", false)?)
-    })
-}
-
-/// Releases the lock if this locker holds it; with `force`, whoever holds
-/// it. Releasing a lock this locker does not hold (never acquired, expired,
-/// taken over) is a no-op that returns ME_OK.
-/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn me_release(locker: *mut me_locker, force: bool) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        h.locker.release(force).map(|_| ())
-    })
-}
-
-fn millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
-    }
-}
-
-/// Renews this locker's live holding for another ttl. On success writes the
-/// new expiry (ms since the Unix epoch, UTC) to `*new_expire_ms` if it is
-/// not NULL. Errors: ME_ERR_NOT_OWNED (not held by this locker),
-/// ME_ERR_DATABASE, ME_ERR_INVALID_ARGUMENT. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle; `new_expire_ms` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_touch(locker: *mut me_locker, new_expire_ms: *mut i64) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        let t = h.locker.touch()?;
-        if let Some(out) = new_expire_ms.as_mut() {
-            *out = millis(t);
-        }
-        Ok(())
-    })
-}
-
-/// Sets `*out` to whether anyone holds the lock now (one read).
-/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_locked(locker: *mut me_locker, out: *mut bool) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        let out = args::out(out, "out")?;
-        *out = h.locker.locked()?;
-        Ok(())
-    })
-}
-
-/// Sets `*out` to whether this locker holds the lock now (one read).
-/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_owned(locker: *mut me_locker, out: *mut bool) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        let out = args::out(out, "out")?;
-        *out = h.locker.owned()?;
-        Ok(())
-    })
-}
-
-/// Writes the live lock as a JSON object to `*json_out`: `_id` (the key),
-/// `locked`, `host`, `uuid`, `pid`, `ts_created`, `ts_expire` (RFC 3339 UTC
-/// strings with milliseconds) and `fence`; NULL when nobody holds the lock.
-/// Free the string with `me_string_free`.
-/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle; `json_out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_get_current(
-    locker: *mut me_locker,
-    json_out: *mut *mut c_char,
-) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        let out = args::out(json_out, "json_out")?;
-        let current = h.locker.get_current()?;
-        *out = current.map_or(std::ptr::null_mut(), |c| {
-            args::owned_string(json::current(&c).to_string())
-        });
-        Ok(())
-    })
-}
-
-/// Writes this locker's view as a JSON object to `*json_out`: `uuid`, `key`,
-/// `ttl` (seconds), `timestamp`, `host`, `pid`, `lock_owned`, `lock_created`,
-/// `lock_expires` and `fence` (the last three null unless owned). Free the
-/// string with `me_string_free`.
-/// Errors: ME_ERR_INVALID_ARGUMENT, ME_ERR_DATABASE. Thread-safe.
-///
-/// # Safety
-/// `locker` is NULL or a live handle; `json_out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn me_locker_status(
-    locker: *mut me_locker,
-    json_out: *mut *mut c_char,
-) -> me_status {
-    handles::call_with(locker.cast_const(), "locker", |h| {
-        let out = args::out(json_out, "json_out")?;
-        *out = args::owned_string(json::lock_status(&h.locker.status()?).to_string());
-        Ok(())
+        h.locker.abandon();
     })
 }
 
@@ -352,7 +454,28 @@ pub unsafe extern "C" fn me_locker_host(locker: *const me_locker) -> *const c_ch
     handles::getter(locker, std::ptr::null(), |h| h.host.as_ptr())
 }
 
-/// This process's id as recorded in lock documents; 0 for a NULL locker.
+/// The collection of the lock documents. Borrowed: valid while the locker
+/// lives; NULL for a NULL locker.
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_dbcollection(locker: *const me_locker) -> *const c_char {
+    handles::getter(locker, std::ptr::null(), |h| h.dbcollection.as_ptr())
+}
+
+/// The database name. Borrowed: valid while the locker lives; NULL for a
+/// NULL locker.
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_db_name(locker: *const me_locker) -> *const c_char {
+    handles::getter(locker, std::ptr::null(), |h| h.db_name.as_ptr())
+}
+
+/// The id of the process that created the locker, as recorded in lock
+/// documents; 0 for a NULL locker.
 ///
 /// # Safety
 /// `locker` is NULL or a live handle.
@@ -375,7 +498,7 @@ pub unsafe extern "C" fn me_locker_ts_expire(locker: *const me_locker, out_ms: *
         };
         match h.locker.ts_expire() {
             Some(t) => {
-                *out = millis(t);
+                *out = records::millis(t);
                 true
             }
             None => false,
@@ -403,21 +526,21 @@ pub unsafe extern "C" fn me_locker_ttl(locker: *const me_locker) -> f64 {
     handles::getter(locker, 0.0, |h| h.locker.ttl().as_secs_f64())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The largest clock offset the locker's clock check accepts, in seconds
+/// (an elector's lock: derived from its ttl); 0 for NULL.
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_maxoffset(locker: *const me_locker) -> f64 {
+    handles::getter(locker, 0.0, |h| h.locker.maxoffset())
+}
 
-    #[test]
-    fn acquire_arguments_are_checked() {
-        assert!(acquire_options(false, 1.0, 0.25, false).is_err());
-        assert!(acquire_options(true, -2.0, 0.25, false).is_err());
-        assert!(acquire_options(true, f64::NAN, 0.25, false).is_err());
-        assert!(acquire_options(true, 1.0, f64::INFINITY, false).is_err());
-        let o = acquire_options(false, ME_NO_TIMEOUT, 0.25, true).unwrap();
-        assert!(!o.blocking && o.timeout.is_none() && o.force);
-        assert_eq!(
-            acquire_options(true, 1.5, 0.1, false).unwrap().timeout,
-            Some(std::time::Duration::from_millis(1500))
-        );
-    }
+/// Whether the locker checks the host clock before acquiring (false for NULL).
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_timeparanoid(locker: *const me_locker) -> bool {
+    handles::getter(locker, false, |h| h.locker.timeparanoid())
 }

@@ -1,6 +1,7 @@
 //! `me_set_log_callback`: where the library's log messages go.
 
 use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Arc;
 
 use super::boundary;
 use crate::core::log::{self, Level};
@@ -42,7 +43,7 @@ pub extern "C" fn me_set_log_callback(
         };
         let sink = cb.map(|f| {
             let target = Target(user_data);
-            Box::new(move |lvl: Level, msg: &str| {
+            Arc::new(move |lvl: Level, msg: &str| {
                 let text = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
                 // SAFETY: a C function pointer given by the user, called as documented.
                 unsafe { f(target.get(), lvl as c_int, text.as_ptr()) }

@@ -4,11 +4,12 @@
 #![allow(non_camel_case_types)]
 
 mod args;
-mod boundary;
+pub mod boundary;
+pub mod cancel;
 pub mod client;
 pub mod elector;
 mod handles;
-mod json;
 pub mod locker;
 pub mod log;
+pub mod records;
 pub mod status;

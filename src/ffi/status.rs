@@ -12,26 +12,28 @@ use super::boundary;
 pub enum me_status {
     /// Success.
     ME_OK = 0,
-    /// NULL where not allowed, bad UTF-8, empty key, ttl <= 0 or not finite, blocking=false with a timeout.
+    /// NULL where not allowed, bad UTF-8, empty key, ttl <= 0 or not finite, a negative or NaN time.
     ME_ERR_INVALID_ARGUMENT = 1,
     /// A non-blocking acquire found the lock held.
     ME_ERR_LOCK_EXISTS = 2,
-    /// A blocking acquire ran out of time.
+    /// An acquire ran out of its timeout.
     ME_ERR_ACQUIRE_TIMEOUT = 3,
     /// The host clock differs from the server's by more than maxoffset.
     ME_ERR_TIME_OFFSET = 4,
-    /// me_touch on a lock this locker does not hold.
+    /// me_locker_touch on a lock this locker does not hold.
     ME_ERR_NOT_OWNED = 5,
     /// Driver or server error: connection, authentication, timeout, write error.
     ME_ERR_DATABASE = 6,
-    /// The object's state does not allow the call (e.g. start on a running elector, a freed locker).
+    /// The object's state does not allow the call (e.g. start on a running
+    /// elector, a handle inherited through fork from another process).
     ME_ERR_INVALID_STATE = 7,
+    /// The call's cancellation token was cancelled.
+    ME_ERR_CANCELLED = 8,
+    /// The handle was closed (before or during the call).
+    ME_ERR_CLOSED = 9,
     /// A caught panic (a bug in mongoelector). The handle stays usable.
     ME_ERR_INTERNAL = 99,
 }
-
-/// `me_acquire`'s timeout meaning "wait forever".
-pub const ME_NO_TIMEOUT: f64 = -1.0;
 
 /// The library version, e.g. "0.1.0". A static string: never free it.
 #[no_mangle]
@@ -52,6 +54,8 @@ pub extern "C" fn me_status_name(status: c_int) -> *const c_char {
         5 => "ME_ERR_NOT_OWNED\0",
         6 => "ME_ERR_DATABASE\0",
         7 => "ME_ERR_INVALID_STATE\0",
+        8 => "ME_ERR_CANCELLED\0",
+        9 => "ME_ERR_CLOSED\0",
         99 => "ME_ERR_INTERNAL\0",
         _ => "ME_UNKNOWN\0",
     };
@@ -61,6 +65,8 @@ pub extern "C" fn me_status_name(status: c_int) -> *const c_char {
 /// This thread's message for its last failed `me_*` call, "" if that call
 /// succeeded. Owned by the library: valid until this thread's next fallible
 /// `me_*` call; copy it to keep it. Never NULL. Messages never contain a URI's password.
+/// A convenience for C; callers whose threads may change between calls (Go)
+/// pass an `me_error **` instead, which every fallible function takes last.
 #[no_mangle]
 pub extern "C" fn me_last_error_message() -> *const c_char {
     boundary::last_error_ptr()

@@ -90,6 +90,28 @@ impl Dispatcher {
         self.idle.notify_all();
     }
 
+    /// Drops queued events and waits until no callback runs (unless this
+    /// thread is the one running it): after it, none fires again unless a
+    /// new event is pushed.
+    pub fn quiesce(&self) {
+        let me = thread::current().id();
+        let mut q = self.lock();
+        q.events.clear();
+        while q.dispatcher.is_some_and(|d| d != me) {
+            q = self.idle.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Waits until no other thread runs a callback; this thread's own
+    /// dispatch (a call from inside a callback) does not count.
+    pub fn wait_idle(&self) {
+        let me = thread::current().id();
+        let mut q = self.lock();
+        while q.dispatcher.is_some_and(|d| d != me) {
+            q = self.idle.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }

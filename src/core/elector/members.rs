@@ -25,13 +25,13 @@ pub(crate) struct Members {
 }
 
 impl Members {
-    pub fn new(db: &Database, key: &str, ttl: Duration) -> Members {
-        Members {
+    pub fn new(db: &Database, key: &str, ttl: Duration) -> Result<Members> {
+        Ok(Members {
             db: db.clone(),
-            coll: db.driver().collection(STATUS_COLLECTION),
+            coll: db.driver()?.collection(STATUS_COLLECTION),
             key: key.to_owned(),
             ttl,
-        }
+        })
     }
 
     fn live_after(&self, now: SystemTime) -> DateTime {

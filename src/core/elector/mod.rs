@@ -12,6 +12,7 @@ pub use dispatch::Callback;
 use dispatch::{Callbacks, Dispatcher, Event};
 use members::Members;
 
+use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
 use super::error::{shown, Error, Result};
 use super::identity;
@@ -68,6 +69,8 @@ enum Stop {
     Joined,
     /// stop() from a callback on the elector thread: the thread releases on its way out.
     FromSelf,
+    /// abandon(): the thread ends without releasing or firing anything.
+    Abandon,
 }
 
 #[derive(Default)]
@@ -85,6 +88,8 @@ struct State {
     releasing: u32,
     last_report: Option<(Instant, bool)>,
     last_member_sweep: Option<Instant>,
+    /// Cancelled by stop(): cuts short the running loop's round trips.
+    run_token: CancelToken,
 }
 
 struct Inner {
@@ -100,6 +105,8 @@ struct Inner {
     /// Serialises poll cycles and releases (never held during callbacks).
     poll_lock: Mutex<()>,
     events: Dispatcher,
+    /// Cancelled by `close`/`abandon`: every later call fails with `Error::Closed`.
+    closed: CancelToken,
 }
 
 /// Leader election among all electors of `key` in a database. Methods take
@@ -129,7 +136,7 @@ impl MongoLeaderElector {
             .saturating_sub(Duration::from_secs_f64(2.0 * maxoffset));
         Ok(MongoLeaderElector {
             inner: Arc::new(Inner {
-                members: Members::new(db, key, opts.ttl),
+                members: Members::new(db, key, opts.ttl)?,
                 mlock: Arc::new(mlock),
                 callbacks: Callbacks {
                     on_leader: opts.on_leader,
@@ -143,6 +150,7 @@ impl MongoLeaderElector {
                 wake: Condvar::new(),
                 poll_lock: Mutex::new(()),
                 events: Dispatcher::default(),
+                closed: CancelToken::new(),
             }),
         })
     }
@@ -164,6 +172,7 @@ impl MongoLeaderElector {
     /// Starts the elector thread; with `blocking`, runs the loop on this thread
     /// until `stop()` (from a callback or another thread).
     pub fn start(&self, blocking: bool) -> Result<()> {
+        self.inner.check_usable()?;
         {
             let mut st = self.inner.state();
             if st.running {
@@ -172,6 +181,7 @@ impl MongoLeaderElector {
             st.running = true;
             st.stop = None;
             st.handle = None;
+            st.run_token = CancelToken::new();
         }
         if blocking {
             self.inner.state().thread = Some(thread::current().id());
@@ -203,16 +213,35 @@ impl MongoLeaderElector {
     /// on the caller's thread before returning. From a callback it only asks
     /// the thread to stop; the thread releases on its way out.
     pub fn stop(&self) -> Result<()> {
+        self.inner.mlock.check_process()?;
+        if !self.halt(Stop::Joined) {
+            return Ok(());
+        }
+        self.inner.release()
+    }
+
+    /// Ends the loop (`how` says what the thread does on its way out) and
+    /// joins it; false when called from the elector's own thread, which only
+    /// flags the stop and returns.
+    fn halt(&self, how: Stop) -> bool {
         let me = thread::current().id();
         let handle = {
             let mut st = self.inner.state();
             if st.running && st.thread == Some(me) {
-                st.stop = Some(Stop::FromSelf);
+                if st.stop != Some(Stop::Abandon) {
+                    st.stop = Some(if how == Stop::Abandon {
+                        how
+                    } else {
+                        Stop::FromSelf
+                    });
+                }
+                st.run_token.cancel();
                 self.inner.wake.notify_all();
-                return Ok(());
+                return false;
             }
             if st.running {
-                st.stop = Some(Stop::Joined);
+                st.stop = Some(how);
+                st.run_token.cancel();
                 self.inner.wake.notify_all();
             }
             st.handle.take()
@@ -230,26 +259,46 @@ impl MongoLeaderElector {
                 }
             }
         }
-        self.inner.release()
+        true
     }
 
-    /// Stops the elector if it runs or leads (releasing leadership); sends
-    /// nothing otherwise. Dropping an elector closes it.
+    /// Closes the elector: stops it and releases leadership (firing
+    /// `on_leader_loss` if leading), then returns once no callback of it runs
+    /// on another thread. Later calls fail with `Error::Closed`. Idempotent;
+    /// from one of its own callbacks it flags the stop and returns (the
+    /// thread releases on its way out). Sends nothing if it neither runs nor leads.
+    /// Dropping an elector closes it.
     pub fn close(&self) -> Result<()> {
+        self.inner.mlock.check_process()?;
+        if self.inner.closed.is_cancelled() {
+            return Ok(());
+        }
         let busy = {
             let st = self.inner.state();
             st.running || st.term.is_some()
         };
-        if busy {
-            self.stop()
-        } else {
-            Ok(())
-        }
+        let res = if busy { self.stop() } else { Ok(()) };
+        self.inner.closed.cancel();
+        self.inner.events.wait_idle();
+        res
+    }
+
+    /// Closes the elector without releasing leadership or firing callbacks:
+    /// the thread ends, queued callbacks are dropped, and the lease lapses by
+    /// its ttl. For finalizers, which must never give up a leadership the
+    /// program may still rely on. Not from one of its own callbacks' threads
+    /// while they run (it cannot wait for itself there, and does not).
+    pub fn abandon(&self) {
+        self.inner.closed.cancel();
+        self.halt(Stop::Abandon);
+        self.inner.state().term = None;
+        self.inner.events.quiesce();
     }
 
     /// One poll cycle: renew if leading, try to lead if not, report status,
     /// then fire the callbacks of what happened.
     pub fn poll(&self) -> Result<()> {
+        self.inner.check_usable()?;
         let res = self.inner.poll_once();
         self.inner.dispatch();
         res
@@ -258,6 +307,7 @@ impl MongoLeaderElector {
     /// Gives up leadership now (firing `on_leader_loss` if leading). A running
     /// elector leaves the lock to the others for half a ttl, then competes again.
     pub fn release(&self) -> Result<()> {
+        self.inner.check_usable()?;
         self.inner.release()
     }
 
@@ -273,7 +323,12 @@ impl MongoLeaderElector {
 
     /// True if any elector of the group leads now (one read).
     pub fn leader_exists(&self) -> Result<bool> {
-        self.inner.mlock.locked()
+        self.leader_exists_with(None)
+    }
+
+    /// [`leader_exists`](Self::leader_exists), cut short by `cancel`.
+    pub fn leader_exists_with(&self, cancel: Option<&CancelToken>) -> Result<bool> {
+        self.inner.call(cancel, || self.inner.mlock.locked())
     }
 
     /// Seconds until the next poll of a running elector; a quarter ttl otherwise.
@@ -287,12 +342,28 @@ impl MongoLeaderElector {
 
     /// This node's status (one read).
     pub fn node_status(&self) -> Result<NodeStatus> {
-        let head = self.inner.mlock.read_head(self.inner.op_limit())?;
-        Ok(self.inner.node_status(head.as_ref()))
+        self.node_status_with(None)
+    }
+
+    /// [`node_status`](Self::node_status), cut short by `cancel`.
+    pub fn node_status_with(&self, cancel: Option<&CancelToken>) -> Result<NodeStatus> {
+        self.inner.call(cancel, || {
+            let head = self.inner.mlock.read_head(self.inner.op_limit())?;
+            Ok(self.inner.node_status(head.as_ref()))
+        })
     }
 
     /// The live members and the leader, taken from the lock itself.
     pub fn cluster_detail(&self) -> Result<ClusterDetail> {
+        self.cluster_detail_with(None)
+    }
+
+    /// [`cluster_detail`](Self::cluster_detail), cut short by `cancel`.
+    pub fn cluster_detail_with(&self, cancel: Option<&CancelToken>) -> Result<ClusterDetail> {
+        self.inner.call(cancel, || self.cluster_detail_now())
+    }
+
+    fn cluster_detail_now(&self) -> Result<ClusterDetail> {
         let limit = self.inner.op_limit();
         let head = self.inner.mlock.read_head(limit)?;
         let now = self.inner.mlock.now();
@@ -315,6 +386,9 @@ impl MongoLeaderElector {
 impl Drop for MongoLeaderElector {
     /// Stops the elector (releasing leadership) if it runs or leads.
     fn drop(&mut self) {
+        if self.inner.mlock.check_process().is_err() {
+            return;
+        }
         if let Err(e) = self.close() {
             log_at!(Warn, "stopping elector {} on drop: {e}", shown(self.key()));
         }
@@ -322,6 +396,32 @@ impl Drop for MongoLeaderElector {
 }
 
 impl Inner {
+    /// Refused in another process (an inherited elector never leads there)
+    /// and after `close`.
+    fn check_usable(&self) -> Result<()> {
+        self.mlock.check_process()?;
+        if self.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        Ok(())
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::Closed(format!("elector for {} is closed", shown(self.mlock.key())))
+    }
+
+    /// Runs a public read: refused as by `check_usable`, cut short by
+    /// `cancel` and by `close`.
+    fn call<T>(&self, cancel: Option<&CancelToken>, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_usable()?;
+        let mut tokens = vec![(
+            self.closed.clone(),
+            Cause::Closed(format!("elector for {} is closed", shown(self.mlock.key()))),
+        )];
+        tokens.extend(cancel.map(|c| (c.clone(), Cause::Caller)));
+        cancel::scoped(tokens, body)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -358,11 +458,16 @@ impl Inner {
     /// The elector thread: poll, fire callbacks, sleep until the next poll or
     /// the lease's end, whichever is first; `stop()` wakes it at once.
     fn run(self: &Arc<Self>) {
+        let token = self.state().run_token.clone();
         loop {
             if self.state().stop.is_some() {
                 break;
             }
-            if let Err(e) = self.poll_once() {
+            let polled = cancel::scoped(vec![(token.clone(), Cause::Caller)], || self.poll_once());
+            if let Err(e) = polled {
+                if e == Error::Cancelled {
+                    continue;
+                }
                 log_at!(
                     Warn,
                     "elector {}: poll failed: {e}",
@@ -391,8 +496,8 @@ impl Inner {
                     .0;
             }
         }
-        let self_stop = self.state().stop == Some(Stop::FromSelf);
-        if self_stop {
+        let stop = self.state().stop;
+        if stop == Some(Stop::FromSelf) {
             if let Err(e) = self.release() {
                 log_at!(
                     Warn,
