@@ -22,6 +22,7 @@
 pub mod core;
 pub mod ffi;
 
+pub use crate::core::cancel::CancelToken;
 pub use crate::core::client::{Client, Database};
 pub use crate::core::clock::{Clock, SystemClock};
 pub use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};

@@ -28,7 +28,7 @@ fn logs() -> &'static Mutex<Vec<String>> {
     let logs = LOGS.get_or_init(|| Mutex::new(Vec::new()));
     INSTALLED.get_or_init(|| {
         set_sink(
-            Some(Box::new(|level, msg| {
+            Some(std::sync::Arc::new(|level, msg: &str| {
                 eprintln!("mongoelector [{level:?}] {msg}");
                 LOGS.get().unwrap().lock().unwrap().push(msg.to_owned());
             })),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use mongodb::bson::{doc, Document};
-use mongoelector::{AcquireOptions, Client, Clock, Error, LockerOptions, MongoLocker};
+use mongoelector::{AcquireOptions, CancelToken, Client, Clock, Error, LockerOptions, MongoLocker};
 
 const SLACK: Duration = Duration::from_secs(1);
 
@@ -22,6 +22,16 @@ fn opts(ttl: Duration) -> LockerOptions {
 fn nonblocking() -> AcquireOptions {
     AcquireOptions {
         blocking: false,
+        ..Default::default()
+    }
+}
+
+/// One attempt whose round trips end within `limit`.
+fn once(force: bool, limit: Duration) -> AcquireOptions {
+    AcquireOptions {
+        blocking: false,
+        timeout: Some(limit),
+        force,
         ..Default::default()
     }
 }
@@ -107,16 +117,6 @@ fn argument_errors() {
     assert!(is_invalid(&Client::new("not a uri")), "bad uri");
 
     let l = MongoLocker::new("k", &db, opts(Duration::from_secs(5))).unwrap();
-    let r = l.acquire(AcquireOptions {
-        blocking: false,
-        timeout: Some(Duration::from_secs(1)),
-        ..Default::default()
-    });
-    assert!(is_invalid(&r), "blocking=false with a timeout: {r:?}");
-    assert!(
-        !l.locked().unwrap(),
-        "a rejected acquire must not take the lock"
-    );
     assert_eq!(l.fence(), 0);
 }
 
@@ -531,17 +531,15 @@ fn close_wakes_a_waiting_acquire_and_releases() {
     std::thread::sleep(Duration::from_millis(300));
     b.close().unwrap();
     let (r, took) = waiter.join().unwrap();
-    assert!(matches!(r, Err(Error::InvalidState(_))), "{r:?}");
+    assert!(matches!(r, Err(Error::Closed(_))), "{r:?}");
     assert!(
         took < Duration::from_secs(3),
         "close did not wake the waiter: {took:?}"
     );
-    assert!(matches!(
-        b.acquire(nonblocking()),
-        Err(Error::InvalidState(_))
-    ));
+    assert!(matches!(b.acquire(nonblocking()), Err(Error::Closed(_))));
     a.close().unwrap();
-    assert!(!b.locked().unwrap(), "close releases the holder's lock");
+    let c = MongoLocker::new("res", &db, opts(Duration::from_secs(30))).unwrap();
+    assert!(!c.locked().unwrap(), "close releases the holder's lock");
     a.close().unwrap(); // idempotent
 }
 
@@ -790,22 +788,22 @@ fn huge_ttl_and_timeout_are_accepted() {
 }
 
 #[test]
-fn try_acquire_is_one_attempt_within_its_limit() {
+fn a_nonblocking_acquire_with_a_timeout_is_one_bounded_attempt() {
     let (_c, db) = fresh_db("try");
     let a = MongoLocker::new("k", &db, opts(Duration::from_secs(30))).unwrap();
     let b = MongoLocker::new("k", &db, opts(Duration::from_secs(30))).unwrap();
-    a.try_acquire(false, Duration::from_secs(5))
+    a.acquire(once(false, Duration::from_secs(5)))
         .expect("a free lock");
     assert!(a.owned().unwrap() && a.fence() > 0);
     let t = Instant::now();
-    let r = b.try_acquire(false, Duration::from_secs(5));
+    let r = b.acquire(once(false, Duration::from_secs(5)));
     assert!(matches!(r, Err(Error::LockExists { .. })), "{r:?}");
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "one attempt, no waiting"
     );
     let fence = a.fence();
-    b.try_acquire(true, Duration::from_secs(5))
+    b.acquire(once(true, Duration::from_secs(5)))
         .expect("force takes it from a live holder");
     assert!(b.owned().unwrap() && !a.owned().unwrap() && b.fence() > fence);
 }
@@ -847,7 +845,7 @@ fn unreachable_server_with_default_selection_timeout_is_bounded_by_our_limits() 
     // every call short, the first one's index creation included.
     let l = unreachable_locker("");
     let t = Instant::now();
-    let r = l.try_acquire(false, Duration::from_secs(1));
+    let r = l.acquire(once(false, Duration::from_secs(1)));
     assert!(matches!(r, Err(Error::AcquireTimeout(_))), "{r:?}");
     assert_within(t, Duration::from_secs(1) + SLACK);
     let t = Instant::now();
@@ -909,4 +907,82 @@ fn old_generations_are_collected_after_the_grace_period() {
     );
     a.acquire(nonblocking()).unwrap();
     assert_eq!(a.fence(), 81, "generations continue after collection");
+}
+
+/// A waiting acquire, cancelled from another thread, returns `Cancelled`
+/// within milliseconds and leaves the holder's lock alone.
+#[test]
+fn cancelling_a_waiting_acquire_returns_at_once_and_leaves_the_lock() {
+    let (_c, db) = fresh_db("cancelwait");
+    let a = MongoLocker::new("res", &db, opts(Duration::from_secs(30))).unwrap();
+    let b = Arc::new(MongoLocker::new("res", &db, opts(Duration::from_secs(30))).unwrap());
+    a.acquire(AcquireOptions::default()).unwrap();
+    let token = CancelToken::new();
+    let (b2, t2) = (b.clone(), token.clone());
+    let waiter = std::thread::spawn(move || {
+        let r = b2.acquire(AcquireOptions {
+            step: Duration::from_secs(10),
+            cancel: Some(t2),
+            ..Default::default()
+        });
+        (r, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let cancelled_at = Instant::now();
+    token.cancel();
+    let (r, returned_at) = waiter.join().unwrap();
+    assert_eq!(r, Err(Error::Cancelled));
+    let lag = returned_at.duration_since(cancelled_at);
+    assert!(
+        lag < Duration::from_millis(50),
+        "returned {lag:?} after cancel"
+    );
+    assert!(a.owned().unwrap(), "the holder keeps the lock");
+    assert!(!b.owned().unwrap());
+    let again = b.acquire(AcquireOptions {
+        cancel: Some(token),
+        ..Default::default()
+    });
+    assert_eq!(
+        again,
+        Err(Error::Cancelled),
+        "a cancelled token stops the call before it starts"
+    );
+}
+
+/// A cancelled round trip (not only a retry sleep): the token cuts a read
+/// short on a server that never answers.
+#[test]
+fn cancelling_cuts_a_round_trip_short() {
+    let l = unreachable_locker("");
+    let token = CancelToken::new();
+    let t2 = token.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        t2.cancel();
+    });
+    let t = Instant::now();
+    assert_eq!(l.locked_with(Some(&token)), Err(Error::Cancelled));
+    assert_within(t, Duration::from_millis(300) + SLACK);
+}
+
+/// `abandon` (what the C ABI's free does) never releases a holding: it lasts
+/// until its ttl.
+#[test]
+fn abandon_keeps_the_lock_until_its_ttl() {
+    let (_c, db) = fresh_db("abandon");
+    let ttl = Duration::from_secs(2);
+    let a = MongoLocker::new("res", &db, opts(ttl)).unwrap();
+    let b = MongoLocker::new("res", &db, opts(ttl)).unwrap();
+    a.acquire(AcquireOptions::default()).unwrap();
+    let uuid = a.uuid().to_owned();
+    a.abandon();
+    drop(a);
+    let cur = b
+        .get_current()
+        .unwrap()
+        .expect("still held after abandon and drop");
+    assert_eq!(cur.uuid, uuid);
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    assert!(!b.locked().unwrap(), "the lease ends by its ttl");
 }

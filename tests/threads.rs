@@ -69,7 +69,7 @@ fn threads_share_one_locker() {
                 blocking: true,
                 timeout: Some(Duration::from_secs(20)),
                 step: Duration::from_millis(10),
-                force: false,
+                ..Default::default()
             }),
             |_| false,
         ),
