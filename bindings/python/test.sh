@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Python binding's tests against MONGOELECTOR_TEST_URI (set by `make test`).
+# Runs the Python binding's tests against MONGOELECTOR_TEST_URI (set by `make test`), in place
+# on target/release, then the packaging test (test_packaging.sh) on a pip-built wheel.
 # Installs pytest and pymongo with pip when they are missing. The library must be built.
 set -euo pipefail
 
@@ -25,5 +26,5 @@ if ! "$py" -c 'import pytest, pymongo' 2>/dev/null; then
   "$py" -m pip install --quiet 'pytest>=7' 'pymongo>=4.13,<5.0'
 fi
 
-cd "$here"
-exec "$py" -m pytest -q -p no:cacheprovider tests "$@"
+(cd "$here" && "$py" -m pytest -q -p no:cacheprovider tests "$@")
+"$here/test_packaging.sh"

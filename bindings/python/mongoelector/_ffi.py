@@ -10,7 +10,6 @@ blocked in the library.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from ctypes import (
@@ -53,8 +52,10 @@ _PKG_DIR = Path(__file__).resolve().parent
 
 def _candidates() -> list[Path]:
     """Where the library is looked for, in order (MONGOELECTOR_LIBRARY is handled apart)."""
+    # Inside the package: where `pip install` puts the library it built.
     dirs = [_PKG_DIR]
-    # bindings/python/mongoelector -> repository root (when used in place).
+    # A checkout's own build, for development: bindings/python/mongoelector -> the
+    # repository root when used in place, or the checkout in $MONGOELECTOR_ROOT.
     if len(_PKG_DIR.parents) > 2:
         dirs.append(_PKG_DIR.parents[2] / "target" / "release")
     root = os.environ.get("MONGOELECTOR_ROOT")
@@ -76,15 +77,12 @@ def _find() -> str:
     for p in tried:
         if p.is_file():
             return str(p)
-    found = ctypes.util.find_library("mongoelector")
-    if found:
-        return found
     raise ImportError(
         "mongoelector: cannot find the native library libmongoelector. Looked at: "
         + ", ".join(str(p) for p in tried)
-        + ", and the system library path. Build it with `cargo build --release` in the "
-        "mongoelector repository, install it with `make install`, copy it next to the "
-        "mongoelector package, or set MONGOELECTOR_LIBRARY to its path."
+        + ". Install the package with `pip install ./bindings/python` (it builds the library "
+        "into the package), run `cargo build --release` in the mongoelector checkout you "
+        "use it from, or set MONGOELECTOR_LIBRARY to the library's path."
     )
 
 
