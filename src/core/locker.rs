@@ -416,6 +416,20 @@ impl MongoLocker {
         })
     }
 
+    /// The clock check that `timeparanoid` runs before acquiring, on demand
+    /// (whatever `timeparanoid` says): `TimeOffset` when this host's clock is
+    /// more than `maxoffset` from the server's. A good check is cached per
+    /// client (see docs/design.md). For bindings that expose the check as a
+    /// seam of their own (the seed's `_verifytime`).
+    pub fn verify_time(&self, cancel: Option<&CancelToken>) -> Result<()> {
+        self.call(cancel, || {
+            let client = self.store.database().client();
+            client
+                .clock_check()
+                .verify(client, self.maxoffset, self.op_limit(None))
+        })
+    }
+
     /// Closes the locker: every call under way on it returns `Error::Closed`
     /// within milliseconds, then the lock is released if this locker holds it
     /// (or may: an insert cut short may have landed). Later calls fail with

@@ -374,6 +374,28 @@ pub unsafe extern "C" fn me_locker_status(
     })
 }
 
+/// Runs the clock check that `timeparanoid` lockers run before acquiring,
+/// whatever this locker's `timeparanoid` says: this host's clock against the
+/// server's, within `maxoffset` (a good result is cached per client). For
+/// bindings that expose the check on its own (Python's `_verifytime`).
+/// Blocks for up to two round trips. Thread-safe.
+/// Errors: ME_ERR_TIME_OFFSET, ME_ERR_CANCELLED, ME_ERR_CLOSED,
+/// ME_ERR_DATABASE, ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `cancel` NULL or a live token; `err`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_verify_time(
+    locker: *const me_locker,
+    cancel: *const me_cancel,
+    err: *mut *mut me_error,
+) -> me_status {
+    handles::call_with(locker, "locker", err, |h| {
+        h.locker.verify_time(token(cancel).as_ref())
+    })
+}
+
 /// Closes the locker: every call waiting on it (an acquire's retry sleep or
 /// round trip) returns ME_ERR_CLOSED within milliseconds; once they have
 /// returned, the lock is released if this locker holds it. Later calls
