@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use mongodb::bson::{doc, DateTime};
 use mongoelector::core::log::{set_sink, Level};
-use mongoelector::{Client, Database, ElectorOptions, Error, MongoLeaderElector};
+use mongoelector::{Client, Database, ElectorOptions, Error, MongoLeaderElector, MongoLocker};
 
 const LEAD_LIMIT: Duration = Duration::from_secs(10);
 
@@ -1025,4 +1025,58 @@ fn leader_steps_down_when_the_server_is_killed() {
 #[test]
 fn leader_steps_down_when_the_server_freezes() {
     step_down_during_outage(Outage::Frozen);
+}
+
+/// `abandon` (what the C ABI's free does, and so a garbage collector's
+/// finalizer) stops the elector without giving up leadership: the lease
+/// lapses by its ttl, and no callback fires.
+#[test]
+fn abandon_keeps_leadership_until_the_lease_lapses() {
+    let (_c, db) = fresh_db("abandon");
+    let ttl = Duration::from_secs(3);
+    let losses = Arc::new(AtomicUsize::new(0));
+    let l2 = losses.clone();
+    let a = elector(
+        &db,
+        "svc",
+        ElectorOptions {
+            ttl,
+            on_leader_loss: Some(Arc::new(move || {
+                l2.fetch_add(1, Ordering::SeqCst);
+            })),
+            ..Default::default()
+        },
+    );
+    a.start(false).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || a.is_leader()));
+    let uuid = a.mlock().uuid().to_owned();
+    a.abandon();
+    let abandoned = Instant::now();
+    drop(a);
+    let watcher = MongoLocker::new(
+        "svc",
+        &db,
+        mongoelector::LockerOptions {
+            dbcollection: "elector.locks".into(),
+            ttl,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let head = watcher
+        .get_current()
+        .unwrap()
+        .expect("still leading after abandon");
+    assert_eq!(head.uuid, uuid);
+    assert!(wait_until(ttl * 2, || !watcher.locked().unwrap()));
+    assert!(
+        abandoned.elapsed() > ttl / 2,
+        "leadership ended early: {:?}",
+        abandoned.elapsed()
+    );
+    assert_eq!(
+        losses.load(Ordering::SeqCst),
+        0,
+        "no callback after abandon"
+    );
 }

@@ -246,7 +246,10 @@ impl MongoLocker {
     /// lease has not ended.
     pub fn held_by_memory(&self) -> bool {
         let st = self.state();
-        st.holding && st.ts_expire.is_some_and(|t| t > self.now())
+        !self.closed.is_cancelled()
+            && st.holding
+            && st.ts_expire.is_some_and(|t| t > self.now())
+            && self.check_process().is_ok()
     }
 
     /// Expiry of this locker's latest acquisition or renewal (`None` before the first).

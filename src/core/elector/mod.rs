@@ -289,6 +289,8 @@ impl MongoLeaderElector {
     /// program may still rely on. Not from one of its own callbacks' threads
     /// while they run (it cannot wait for itself there, and does not).
     pub fn abandon(&self) {
+        // The lock too: its own drop would release.
+        self.inner.mlock.abandon();
         self.inner.closed.cancel();
         self.halt(Stop::Abandon);
         self.inner.state().term = None;
@@ -446,8 +448,11 @@ impl Inner {
         (self.ttl() / 20).min(Duration::from_millis(100))
     }
 
+    /// Never in a process that inherited the elector through fork: the
+    /// child is not the parent's leader.
     fn is_leader(&self, st: &State) -> bool {
         st.term.is_some_and(|t| Instant::now() < t.step_down_at)
+            && self.mlock.check_process().is_ok()
     }
 
     /// Fires queued callbacks here, after any other thread's dispatch.
