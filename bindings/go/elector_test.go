@@ -341,7 +341,8 @@ func TestElectorFinalizer(t *testing.T) {
 		cd, err := probe.ClusterDetail(bg)
 		must(t, err)
 		if cd.Leader == nil || cd.Leader.UUID != uuid {
-			t.Fatalf("%v after leading (ttl %v), the leader is %+v; want the collected elector %s", time.Since(led), ttl, cd.Leader, uuid)
+			t.Fatalf("%v after leading (ttl %v), the leader is %+v; want the collected elector %s: "+
+				"me_elector_free must never release leadership (include/mongoelector.h)", time.Since(led), ttl, cd.Leader, uuid)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
