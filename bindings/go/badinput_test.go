@@ -30,12 +30,12 @@ func wantErr(t testing.TB, what string, err error, sentinels ...error) *Error {
 	return e
 }
 
-// wantClosed checks the error of a call on a closed handle: ErrClosed, and the
-// ErrInvalidState the C ABI gives for a locker freed during me_acquire.
+// wantClosed checks the error of a call on a closed handle: ME_ERR_CLOSED,
+// matching ErrClosed only.
 func wantClosed(t testing.TB, what string, err error) {
 	t.Helper()
-	if e := wantErr(t, what, err, ErrInvalidState); e != nil && (!errors.Is(err, ErrClosed) || e.Code != CodeInvalidState) {
-		t.Errorf("%s: %#v, want code CodeInvalidState matching ErrClosed", what, err)
+	if e := wantErr(t, what, err, ErrClosed); e != nil && (e.Code != CodeClosed || errors.Is(err, ErrInvalidState)) {
+		t.Errorf("%s: %#v, want code CodeClosed matching ErrClosed only", what, err)
 	}
 }
 
@@ -50,9 +50,9 @@ type heldState struct {
 
 func holdingOf(t testing.TB, l *Locker) heldState {
 	t.Helper()
-	owned, err := l.Owned()
+	owned, err := l.Owned(bg)
 	must(t, err)
-	cur, err := l.Current()
+	cur, err := l.Current(bg)
 	must(t, err)
 	if cur == nil {
 		t.Fatalf("Current of %q: nobody holds it", l.Key())
@@ -126,7 +126,7 @@ func TestBadInputAndMisuse(t *testing.T) {
 				t.Errorf("%s: Acquire: %v", name, err)
 				continue
 			}
-			cur, err := b.Current()
+			cur, err := b.Current(bg)
 			if err != nil || cur == nil || cur.Key != key || cur.UUID != a.UUID() || cur.Fence != a.Fence() {
 				t.Errorf("%s: Current = %+v, %v; want the key held by %s, fence %d", name, cur, err, a.UUID(), a.Fence())
 			}
@@ -135,15 +135,16 @@ func TestBadInputAndMisuse(t *testing.T) {
 			if err := b.Acquire(ctx, NonBlocking(), Force()); err != nil {
 				t.Errorf("%s: forced Acquire: %v", name, err)
 			}
-			owned, err := a.Owned()
+			owned, err := a.Owned(bg)
 			mustBool(t, name+": Owned by the first after the takeover", false, owned, err)
-			must(t, a.Release()) // not its lock any more: a no-op
-			owned, err = b.Owned()
+			release(t, a, false) // not its lock any more: a no-op
+			owned, err = b.Owned(bg)
 			mustBool(t, name+": Owned by the taker", true, owned, err)
-			must(t, a.ForceRelease())
-			locked, err := b.Locked()
+			released, err := a.ForceRelease(bg)
+			mustBool(t, name+": ForceRelease", true, released, err)
+			locked, err := b.Locked(bg)
 			mustBool(t, name+": Locked after ForceRelease", false, locked, err)
-			if cur, err := a.Current(); err != nil || cur != nil {
+			if cur, err := a.Current(bg); err != nil || cur != nil {
 				t.Errorf("%s: Current after ForceRelease = %+v, %v", name, cur, err)
 			}
 		}
@@ -164,7 +165,7 @@ func TestBadInputAndMisuse(t *testing.T) {
 		_, err = c.NewLocker(db, "k", &LockerOptions{Collection: "a$b"})
 		wantErr(t, "NewLocker(collection a$b)", err, ErrInvalidArgument)
 
-		st, err := newLocker(t, c, db, "ttl-default", &LockerOptions{TTL: 0}).Status()
+		st, err := newLocker(t, c, db, "ttl-default", &LockerOptions{TTL: 0}).Status(bg)
 		if err != nil || st.TTL != 600*time.Second {
 			t.Errorf("locker ttl 0: Status = %+v, %v; want the default ttl 600s", st, err)
 		}
@@ -175,11 +176,11 @@ func TestBadInputAndMisuse(t *testing.T) {
 		// The largest Duration (292 years) is a valid lease, and reads back as itself.
 		long := newLocker(t, c, db, "ttl-huge", &LockerOptions{TTL: math.MaxInt64})
 		must(t, long.Acquire(ctx, NonBlocking()))
-		st, err = long.Status()
+		st, err = long.Status(bg)
 		if err != nil || st.TTL != math.MaxInt64 || !st.Owned || st.Expires.Before(time.Now().AddDate(290, 0, 0)) {
 			t.Errorf("locker ttl MaxInt64: Status = %+v, %v", st, err)
 		}
-		must(t, long.Release())
+		release(t, long, true)
 		if ttl := newElector(t, c, db, "ttl-huge", &ElectorOptions{TTL: math.MaxInt64}).TTL(); ttl != math.MaxInt64 {
 			t.Errorf("elector ttl MaxInt64: TTL() = %v", ttl)
 		}
@@ -187,33 +188,34 @@ func TestBadInputAndMisuse(t *testing.T) {
 		// A 1 ns lease ends before the server can confirm it: a database error, not a holding.
 		short := newLocker(t, c, db, "ttl-1ns", &LockerOptions{TTL: time.Nanosecond})
 		wantErr(t, "Acquire with ttl 1ns", short.Acquire(ctx, NonBlocking()), ErrDatabase)
-		owned, err := short.Owned()
+		owned, err := short.Owned(bg)
 		mustBool(t, "Owned with ttl 1ns", false, owned, err)
 	})
 
 	t.Run("acquire options", func(t *testing.T) {
 		l := newLocker(t, c, db, "ok-key", nil)
 		for what, opts := range map[string][]AcquireOption{
-			"timeout -1ns":                 {Timeout(-time.Nanosecond)},
-			"timeout -2s":                  {Timeout(-2 * time.Second)},
-			"timeout MinInt64":             {Timeout(math.MinInt64)},
-			"step 0":                       {Step(0)},
-			"step -1s":                     {Step(-time.Second)},
-			"step MinInt64":                {Step(math.MinInt64)},
-			"non-blocking, step -1s":       {NonBlocking(), Step(-time.Second)},
-			"non-blocking with timeout 1s": {NonBlocking(), Timeout(time.Second)},
-			"non-blocking with timeout 0":  {NonBlocking(), Timeout(0)},
-			// -1 s is ME_NO_TIMEOUT in the C ABI: it must not slip through as "no timeout".
+			"timeout -1ns":                  {Timeout(-time.Nanosecond)},
+			"timeout -2s":                   {Timeout(-2 * time.Second)},
+			"timeout MinInt64":              {Timeout(math.MinInt64)},
+			"step -1s":                      {Step(-time.Second)},
+			"step MinInt64":                 {Step(math.MinInt64)},
+			"non-blocking, step -1s":        {NonBlocking(), Step(-time.Second)},
 			"non-blocking with timeout -1s": {NonBlocking(), Timeout(-time.Second)},
 		} {
 			wantErr(t, "Acquire("+what+")", l.Acquire(ctx, opts...), ErrInvalidArgument)
 		}
-		locked, err := l.Locked()
+		locked, err := l.Locked(bg)
 		mustBool(t, "Locked after the rejected acquires", false, locked, err)
 
-		_, err = l.Touch()
+		_, err = l.Touch(bg)
 		wantErr(t, "Touch of a lock never held", err, ErrNotOwned)
-		must(t, l.Release()) // a lock never held: a no-op, as me_release gives ME_OK
+		release(t, l, false) // a lock never held: a no-op, as me_locker_release gives ME_OK
+
+		// Options are passed through: NonBlocking with a Timeout bounds the one
+		// attempt, and Step(0) keeps the default step.
+		must(t, l.Acquire(ctx, NonBlocking(), Timeout(10*time.Second), Step(0)))
+		release(t, l, true)
 
 		// The largest timeout and step: a free lock is taken at once...
 		must(t, l.Acquire(ctx, Timeout(math.MaxInt64), Step(math.MaxInt64)))
@@ -228,7 +230,7 @@ func TestBadInputAndMisuse(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrAcquireTimeout) || time.Since(start) < 300*time.Millisecond {
 			t.Errorf("Acquire(timeout MaxInt64) of a held lock: %v after %v, want context.Canceled after 300ms", err, time.Since(start))
 		}
-		must(t, l.Release())
+		release(t, l, true)
 	})
 
 	t.Run("uri and database", func(t *testing.T) {
@@ -277,7 +279,7 @@ func TestBadInputAndMisuse(t *testing.T) {
 			t.Fatalf("leader %v, follower %v", leader.IsLeader(), follower.IsLeader())
 		}
 		must(t, follower.Release())
-		cd, err := follower.ClusterDetail()
+		cd, err := follower.ClusterDetail(bg)
 		if err != nil || cd.Leader == nil || cd.Leader.UUID != leader.UUID() || cd.Leader.Fence != leader.Fence() ||
 			!leader.IsLeader() {
 			t.Errorf("after the follower's Release: %+v, %v; leader %v", cd, err, leader.IsLeader())
@@ -296,7 +298,7 @@ func TestBadInputAndMisuse(t *testing.T) {
 		if d := time.Since(closed); d > 5*time.Second {
 			t.Errorf("the waiter returned %v after Close", d)
 		}
-		owned, err := holder.Owned()
+		owned, err := holder.Owned(bg)
 		mustBool(t, "Owned by the holder after the waiter's Close", true, owned, err)
 		if holder.Fence() != fence {
 			t.Errorf("holder's fence %d -> %d", fence, holder.Fence())
@@ -311,22 +313,25 @@ func TestBadInputAndMisuse(t *testing.T) {
 		must(t, l.Close())
 		wantClosed(t, "Locker.Acquire", l.Acquire(ctx))
 		wantClosed(t, "Locker.Acquire(NonBlocking)", l.Acquire(ctx, NonBlocking()))
-		wantClosed(t, "Locker.Release", l.Release())
-		wantClosed(t, "Locker.ForceRelease", l.ForceRelease())
-		_, err := l.Touch()
+		_, err := l.Release(bg)
+		wantClosed(t, "Locker.Release", err)
+		_, err = l.ForceRelease(bg)
+		wantClosed(t, "Locker.ForceRelease", err)
+		_, err = l.Touch(bg)
 		wantClosed(t, "Locker.Touch", err)
-		_, err = l.Locked()
+		_, err = l.Locked(bg)
 		wantClosed(t, "Locker.Locked", err)
-		_, err = l.Owned()
+		_, err = l.Owned(bg)
 		wantClosed(t, "Locker.Owned", err)
-		_, err = l.Current()
+		_, err = l.Current(bg)
 		wantClosed(t, "Locker.Current", err)
-		_, err = l.Status()
+		_, err = l.Status(bg)
 		wantClosed(t, "Locker.Status", err)
-		if _, ok := l.Expires(); ok || l.Fence() != fence || l.Key() != "closed" {
-			t.Errorf("closed locker: Expires ok %v, Fence %d (want %d), Key %q", ok, l.Fence(), fence, l.Key())
+		// The getters keep working until the Locker is freed.
+		if _, ok := l.Expires(); !ok || l.Fence() != fence || l.Key() != "closed" || l.TTL() != 600*time.Second {
+			t.Errorf("closed locker: Expires ok %v, Fence %d (want %d), Key %q, TTL %v", ok, l.Fence(), fence, l.Key(), l.TTL())
 		}
-		locked, err := newLocker(t, c, db, "closed", nil).Locked()
+		locked, err := newLocker(t, c, db, "closed", nil).Locked(bg)
 		mustBool(t, "Locked after the holder's Close", false, locked, err)
 
 		e := newElector(t, c, db, "closed-elector", nil)
@@ -335,18 +340,17 @@ func TestBadInputAndMisuse(t *testing.T) {
 		must(t, e.Close())
 		wantClosed(t, "Elector.Start", e.Start())
 		wantClosed(t, "Elector.Run", e.Run(ctx))
-		wantClosed(t, "Elector.Stop", e.Stop())
+		must(t, e.Stop()) // stopping a stopped elector only releases: nothing to do once closed
 		wantClosed(t, "Elector.Poll", e.Poll())
 		wantClosed(t, "Elector.Release", e.Release())
-		_, err = e.LeaderExists()
+		_, err = e.LeaderExists(bg)
 		wantClosed(t, "Elector.LeaderExists", err)
-		_, err = e.NodeStatus()
+		_, err = e.NodeStatus(bg)
 		wantClosed(t, "Elector.NodeStatus", err)
-		_, err = e.ClusterDetail()
+		_, err = e.ClusterDetail(bg)
 		wantClosed(t, "Elector.ClusterDetail", err)
-		if e.IsLeader() || e.Running() || e.TTL() != 0 || e.PollWait() != 0 || e.Fence() != 0 || e.Key() != "closed-elector" {
-			t.Errorf("closed elector: leader %v running %v ttl %v poll wait %v fence %d key %q",
-				e.IsLeader(), e.Running(), e.TTL(), e.PollWait(), e.Fence(), e.Key())
+		if e.IsLeader() || e.Running() || e.TTL() != 15*time.Second || e.Key() != "closed-elector" {
+			t.Errorf("closed elector: leader %v running %v ttl %v key %q", e.IsLeader(), e.Running(), e.TTL(), e.Key())
 		}
 
 		c2, err := NewClient(testURI)

@@ -1,7 +1,10 @@
 package mongoelector
 
+// The Go ends of the C trampolines in callbacks.c. Each recovers a panic: none
+// may unwind into the library.
+
 /*
-#include "shims.h"
+#include "callbacks.h"
 */
 import "C"
 
@@ -14,33 +17,38 @@ import (
 
 var callbackNames = [...]string{"OnLeader", "OnLeaderLoss", "OnLoop"}
 
-// meGoElectorCallback is called by the C trampolines in shims.c with the
-// cgo.Handle given as user_data and which callback fired.
+// meGoElectorCallback runs the callback kind (0 OnLeader, 1 OnLeaderLoss,
+// 2 OnLoop) of the *callbacks behind the cgo.Handle h.
 //
 //export meGoElectorCallback
 func meGoElectorCallback(h C.uintptr_t, kind C.int) {
-	cbs, ok := cgo.Handle(h).Value().(*callbacks)
-	if !ok {
-		return
-	}
-	var f func()
-	switch kind {
-	case 0:
-		f = cbs.onLeader
-	case 1:
-		f = cbs.onLeaderLoss
-	case 2:
-		f = cbs.onLoop
-	}
-	if f == nil {
-		return
-	}
 	defer func() {
 		if r := recover(); r != nil {
 			log.Printf("mongoelector: panic in %s callback (recovered): %v\n%s", callbackNames[kind], r, debug.Stack())
 		}
 	}()
-	f()
+	cbs := cgo.Handle(h).Value().(*callbacks)
+	switch kind {
+	case 0:
+		cbs.onLeader()
+	case 1:
+		cbs.onLeaderLoss()
+	case 2:
+		cbs.onLoop()
+	}
+}
+
+// meGoUserDataFree deletes the cgo.Handle of an elector's callbacks: the
+// library calls it once, after the last callback can have run (me_elector_free).
+//
+//export meGoUserDataFree
+func meGoUserDataFree(h C.uintptr_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("mongoelector: panic freeing an elector's callbacks (recovered): %v", r)
+		}
+	}()
+	cgo.Handle(h).Delete()
 }
 
 // LogFunc receives the library's log messages: level 1 error, 2 warning,
@@ -54,23 +62,21 @@ var logFunc atomic.Pointer[LogFunc]
 func SetLogFunc(f LogFunc, maxLevel int) {
 	if f == nil {
 		logFunc.Store(nil)
-		C.me_go_set_log(false, C.int(maxLevel))
+		C.me_set_log_callback(nil, C.int(maxLevel), nil)
 		return
 	}
 	logFunc.Store(&f)
-	C.me_go_set_log(true, C.int(maxLevel))
+	C.me_set_log_callback(C.me_log_callback(C.me_go_log), C.int(maxLevel), nil)
 }
 
 //export meGoLog
 func meGoLog(level C.int, msg *C.char) {
-	f := logFunc.Load()
-	if f == nil {
-		return
-	}
 	defer func() {
 		if r := recover(); r != nil {
-			log.Printf("mongoelector: panic in log function (recovered): %v", r)
+			log.Printf("mongoelector: panic in the log function (recovered): %v", r)
 		}
 	}()
-	(*f)(int(level), C.GoString(msg))
+	if f := logFunc.Load(); f != nil {
+		(*f)(int(level), C.GoString(msg))
+	}
 }

@@ -1,27 +1,28 @@
 package mongoelector
 
 /*
-#include "shims.h"
+#include "mongoelector.h"
 */
 import "C"
 
 import (
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
-// Client is a connection pool to a MongoDB server. Share one per process.
+// Client is a connection pool to a MongoDB deployment. Share one per process.
 // Lockers and electors made from it hold their own reference to the pool, so
 // closing the Client does not affect them. All methods are safe for
 // concurrent use.
 type Client struct {
-	ptr *C.me_client
-	g   *guard
+	mu  *sync.RWMutex // me_client_free must not race me_locker_new/me_elector_new
+	ptr *C.me_client  // nil once closed
 }
 
-// NewClient connects to uri (a MongoDB connection string). It fails, or the
-// first operation fails, within the driver's server-selection timeout (settable
-// in the URI, e.g. serverSelectionTimeoutMS=5000) when the server is unreachable.
+// NewClient makes a client for uri (a MongoDB connection string). Nothing is
+// sent yet: against an unreachable server the first operation fails after
+// the URI's serverSelectionTimeoutMS (default 30 s).
 func NewClient(uri string) (*Client, error) {
 	curi, err := cString("uri", uri)
 	if err != nil {
@@ -29,35 +30,36 @@ func NewClient(uri string) (*Client, error) {
 	}
 	defer C.free(unsafe.Pointer(curi))
 	var p *C.me_client
-	var msg *C.char
-	st := C.me_go_client_new(curi, &p, &msg)
-	if err := check("client new", st, msg); err != nil {
+	var cerr *C.me_error
+	if err := takeError("client new", C.me_client_new(curi, &p, &cerr), cerr, nil); err != nil {
 		return nil, err
 	}
-	c := &Client{ptr: p, g: newGuard("client", "")}
-	runtime.SetFinalizer(c, (*Client).Close)
+	c := &Client{mu: new(sync.RWMutex), ptr: p}
+	runtime.SetFinalizer(c, func(c *Client) { C.me_client_free(c.ptr) })
 	return c, nil
 }
 
-// Close releases this reference to the pool. It is idempotent and safe to call
-// concurrently with other methods (they finish first). Lockers and electors
-// made from the Client keep working.
+// Close frees this reference to the pool (me_client_free). Idempotent; NewLocker
+// and NewElector then fail with ErrClosed. Lockers and electors made from the
+// Client keep working.
 func (c *Client) Close() error {
-	c.g.close(nil, func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ptr != nil {
 		runtime.SetFinalizer(c, nil)
 		C.me_client_free(c.ptr)
 		c.ptr = nil
-	})
+	}
 	return nil
 }
 
-// use runs f with the C pointer while the Client is open (op names the call
-// in the error otherwise).
+// use runs f with the C pointer while the Client is open.
 func (c *Client) use(op string, f func(p *C.me_client) error) error {
-	if !c.g.enter() {
-		return c.g.closedError(op)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.ptr == nil {
+		return &Error{Code: CodeClosed, Op: op, Message: "the client is closed"}
 	}
-	defer c.g.exit()
 	maybeGC()
 	err := f(c.ptr)
 	runtime.KeepAlive(c)

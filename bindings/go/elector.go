@@ -1,13 +1,12 @@
 package mongoelector
 
 /*
-#include "shims.h"
+#include "callbacks.h"
 */
 import "C"
 
 import (
 	"context"
-	"math"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -15,10 +14,12 @@ import (
 	"unsafe"
 )
 
-// ElectorOptions configure an Elector. The zero value gives the library's
-// defaults (ttl 15 s, no callbacks, status reports on).
+// ElectorOptions configure an Elector. A zero field keeps the library's
+// default (me_elector_options_init: ttl 15 s, no callbacks, status reports
+// on). Values are passed through: the library rejects bad ones with
+// ErrInvalidArgument.
 type ElectorOptions struct {
-	// TTL is the leader lease; 0 means 15 s. Negative values are rejected.
+	// TTL is the leader lease.
 	TTL time.Duration
 	// OnLeader is called when this elector becomes leader.
 	OnLeader func()
@@ -36,27 +37,27 @@ type ElectorOptions struct {
 // Callbacks run on the elector's own thread (or, for the OnLeaderLoss caused by
 // your own Stop, Release or Close, on the goroutine making that call before it
 // returns), never two at once for one elector and none after Stop or Close has
-// returned. A callback may call Stop and Release of its elector (not Close). A
+// returned. A callback may call Stop, Release and Close of its elector. A
 // panic in a callback is recovered and logged; the elector goes on.
 
-// callbacks is the value behind the cgo.Handle given to C as user_data. It
-// does not reference the Elector, so an idle Elector can be collected.
+// callbacks is the value behind the cgo.Handle given to C as user_data; the
+// library deletes the handle through user_data_free when the elector is freed.
 type callbacks struct {
 	onLeader, onLeaderLoss, onLoop func()
 }
 
 // Elector runs a leader election among all electors of one key in a database.
 // All methods are safe for concurrent use. While started it stays reachable
-// (the package keeps a reference until Stop or Close), so a running election is
-// never ended by the garbage collector; Close it when done.
+// (the package keeps a reference until Stop or Close), so the garbage
+// collector never ends a running election; Close it when done. An Elector
+// dropped without Close is freed by the garbage collector, which never
+// releases: its leadership lapses by the ttl.
 type Elector struct {
-	ptr    *C.me_elector
-	g      *guard
-	handle cgo.Handle
-	key    string
-	uuid   string
-	host   string
-	pid    int64
+	ptr  *C.me_elector
+	key  string
+	uuid string
+	host string
+	pid  int64
 }
 
 // running electors, kept reachable while started.
@@ -77,8 +78,8 @@ func (e *Elector) unpin() {
 	pinnedMu.Unlock()
 }
 
-// NewElector makes an elector for group key in database db. It touches no
-// server until it polls. opts may be nil.
+// NewElector makes an elector for group key in database db. It sends nothing
+// until it polls. opts may be nil.
 func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, error) {
 	var o C.me_elector_options
 	C.me_elector_options_init(&o)
@@ -100,6 +101,15 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 		}
 		cbs.onLeader, cbs.onLeaderLoss, cbs.onLoop = opts.OnLeader, opts.OnLeaderLoss, opts.OnLoop
 	}
+	if cbs.onLeader != nil {
+		o.on_leader = C.me_callback(C.me_go_on_leader)
+	}
+	if cbs.onLeaderLoss != nil {
+		o.on_leader_loss = C.me_callback(C.me_go_on_leader_loss)
+	}
+	if cbs.onLoop != nil {
+		o.on_loop = C.me_callback(C.me_go_on_loop)
+	}
 	cdb, err := cString("database name", db)
 	if err != nil {
 		return nil, err
@@ -111,75 +121,66 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 	}
 	defer C.free(unsafe.Pointer(ckey))
 	h := cgo.NewHandle(cbs)
-	C.me_go_elector_options_set_callbacks(&o, C.uintptr_t(h),
-		C.bool(cbs.onLeader != nil), C.bool(cbs.onLeaderLoss != nil), C.bool(cbs.onLoop != nil))
+	C.me_go_elector_options_set_handle(&o, C.uintptr_t(h))
 	var p *C.me_elector
 	err = c.use("elector new", func(cp *C.me_client) error {
-		var msg *C.char
-		return check("elector new", C.me_go_elector_new(cp, cdb, ckey, &o, &p, &msg), msg)
+		var cerr *C.me_error
+		return takeError("elector new", C.me_elector_new(cp, cdb, ckey, &o, &p, &cerr), cerr, nil)
 	})
 	if err != nil {
-		h.Delete()
+		h.Delete() // no elector: user_data_free is never called
 		return nil, err
 	}
 	lk := C.me_elector_locker(p)
 	e := &Elector{
-		ptr:    p,
-		g:      newGuard("elector", key),
-		handle: h,
-		key:    C.GoString(C.me_elector_key(p)),
-		uuid:   C.GoString(C.me_locker_uuid(lk)),
-		host:   C.GoString(C.me_locker_host(lk)),
-		pid:    int64(C.me_locker_pid(lk)),
+		ptr:  p,
+		key:  C.GoString(C.me_elector_key(p)),
+		uuid: C.GoString(C.me_locker_uuid(lk)),
+		host: C.GoString(C.me_locker_host(lk)),
+		pid:  int64(C.me_locker_pid(lk)),
 	}
-	runtime.SetFinalizer(e, (*Elector).Close)
+	runtime.SetFinalizer(e, func(e *Elector) { C.me_elector_free(e.ptr) })
 	return e, nil
 }
 
-// Close stops the elector if it runs (releasing leadership; OnLeaderLoss fires
-// if it led) and frees it. Calls in flight finish first; later calls fail with
-// ErrClosed (an ErrInvalidState). Idempotent. Do not call it from a callback
-// of this elector.
-func (e *Elector) Close() error {
-	var err error
-	e.g.close(func() {
-		var msg *C.char
-		maybeGC()
-		err = check("elector stop", C.me_go_elector_stop(e.ptr, &msg), msg)
-	}, func() {
-		runtime.SetFinalizer(e, nil)
-		C.me_elector_free(e.ptr)
-		e.ptr = nil
-		e.handle.Delete() // no callback runs after free has returned
-		e.unpin()
-	})
-	return err
-}
-
-func (e *Elector) use(op string, f func(p *C.me_elector) error) error {
-	if !e.g.enter() {
-		return e.g.closedError(op)
-	}
-	defer e.g.exit()
+// call runs one C call of op with the error out-parameter.
+func (e *Elector) call(op string, f func(p *C.me_elector, cerr **C.me_error) C.enum_me_status) error {
 	maybeGC()
-	err := f(e.ptr)
+	var cerr *C.me_error
+	st := f(e.ptr, &cerr)
 	runtime.KeepAlive(e)
-	return err
+	return takeError(op, st, cerr, nil)
 }
 
-func (e *Elector) call(op string, f func(p *C.me_elector, msg **C.char) C.int) error {
-	return e.use(op, func(p *C.me_elector) error {
-		var msg *C.char
-		st := f(p, &msg)
-		return check(op, st, msg)
+// read runs one C read of op with a token for ctx and the error out-parameter.
+func (e *Elector) read(ctx context.Context, op string, f func(p *C.me_elector, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status) error {
+	tok := newToken(ctx)
+	defer tok.free()
+	maybeGC()
+	var cerr *C.me_error
+	st := f(e.ptr, tok.ptr, &cerr)
+	runtime.KeepAlive(e)
+	return takeError(op, st, cerr, ctx)
+}
+
+// Close closes the elector (me_elector_close): it stops it, releases
+// leadership (OnLeaderLoss fires if it led) and returns once no callback of
+// it runs on another goroutine. From a callback it only flags the stop (the
+// elector thread releases on its way out). Later calls fail with ErrClosed;
+// the getters keep working. Idempotent.
+func (e *Elector) Close() error {
+	err := e.call("elector close", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_close(p, cerr)
 	})
+	e.unpin()
+	return err
 }
 
 // Start runs the elector on its own thread until Stop or Close.
 func (e *Elector) Start() error {
 	e.pin()
-	err := e.call("elector start", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_start(p, false, msg)
+	err := e.call("elector start", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_start(p, false, cerr)
 	})
 	if err != nil && !e.Running() {
 		e.unpin()
@@ -189,38 +190,46 @@ func (e *Elector) Start() error {
 
 // Run runs the elector loop on the calling goroutine (and its OS thread) until
 // ctx is done, Stop is called (from a callback or another goroutine) or the
-// Elector is closed. It returns nil when stopped, whatever the reason.
+// Elector is closed. It returns nil when stopped, whatever the reason; when
+// ctx ends it, leadership is released (and OnLeaderLoss has run) before it
+// returns.
 func (e *Elector) Run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return &Error{Code: CodeCancelled, Op: "elector run", Message: "not started", Context: err}
 	}
-	stopped, watcherDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(watcherDone)
-		select {
-		case <-ctx.Done():
-			_ = e.Stop()
-		case <-stopped:
-		}
-	}()
 	e.pin()
 	defer e.unpin()
-	err := e.call("elector start", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_start(p, true, msg)
+	returned, stopped := make(chan struct{}), make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(stopped)
+		// A Stop that comes before the loop has started does not end it: stop
+		// again until the loop has returned.
+		for {
+			_ = e.Stop()
+			select {
+			case <-returned:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 	})
-	// When ctx ended the loop, Stop releases leadership (and fires
-	// OnLeaderLoss) after the loop has ended: wait for it.
-	close(stopped)
-	<-watcherDone
+	err := e.call("elector start", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_start(p, true, cerr)
+	})
+	close(returned)
+	if !stop() {
+		<-stopped
+	}
 	return err
 }
 
 // Stop stops the elector and releases leadership (OnLeaderLoss fires if it
 // led). From another goroutine it waits for the elector thread to end; from a
-// callback it only asks the thread to stop.
+// callback it only asks the thread to stop. Stopping a stopped elector only
+// releases.
 func (e *Elector) Stop() error {
-	err := e.call("elector stop", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_stop(p, msg)
+	err := e.call("elector stop", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_stop(p, cerr)
 	})
 	if err == nil && !e.Running() {
 		e.unpin()
@@ -231,73 +240,62 @@ func (e *Elector) Stop() error {
 // Poll runs one poll cycle on the calling goroutine: renew if leading, try to
 // lead if not, report status, then fire the callbacks of what happened.
 func (e *Elector) Poll() error {
-	return e.call("elector poll", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_poll(p, msg)
+	return e.call("elector poll", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_poll(p, cerr)
 	})
 }
 
 // Release gives up leadership now (OnLeaderLoss fires if it led). A running
 // elector leaves the lock to the others for half a ttl, then competes again.
 func (e *Elector) Release() error {
-	return e.call("elector release", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_release(p, msg)
+	return e.call("elector release", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_release(p, cerr)
 	})
 }
 
 // IsLeader reports whether this elector leads and its lease, by its own
-// monotonic clock, has not run out. No database call. False once closed.
+// monotonic clock, has not run out. No database call.
 func (e *Elector) IsLeader() bool {
-	var b C.bool
-	_ = e.call("elector is leader", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_is_leader(p, &b, msg)
-	})
-	return bool(b)
+	maybeGC()
+	defer runtime.KeepAlive(e)
+	return bool(C.me_elector_is_leader(e.ptr))
 }
 
-// LeaderExists reports whether any elector of the group leads now (one read).
-func (e *Elector) LeaderExists() (bool, error) {
-	var b C.bool
-	err := e.call("elector leader exists", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_leader_exists(p, &b, msg)
-	})
-	return bool(b), err
-}
-
-// Running reports whether the elector loop runs. False once closed.
+// Running reports whether the elector loop runs.
 func (e *Elector) Running() bool {
-	var r bool
-	_ = e.use("elector running", func(p *C.me_elector) error {
-		r = bool(C.me_elector_running(p))
-		return nil
-	})
-	return r
+	maybeGC()
+	defer runtime.KeepAlive(e)
+	return bool(C.me_elector_running(e.ptr))
 }
 
 // PollWait is the time until the next poll of a running elector; a quarter of
-// the ttl otherwise. Zero once closed.
+// the ttl otherwise.
 func (e *Elector) PollWait() time.Duration {
-	var d time.Duration
-	_ = e.use("elector poll wait", func(p *C.me_elector) error {
-		d = seconds(float64(C.me_elector_poll_wait(p)))
-		return nil
-	})
-	return d
+	maybeGC()
+	defer runtime.KeepAlive(e)
+	return seconds(float64(C.me_elector_poll_wait(e.ptr)))
 }
 
-// TTL is the leader lease. Zero once closed.
+// TTL is the leader lease.
 func (e *Elector) TTL() time.Duration {
-	var d time.Duration
-	_ = e.use("elector ttl", func(p *C.me_elector) error {
-		d = seconds(float64(C.me_elector_ttl(p)))
-		return nil
-	})
-	return d
+	maybeGC()
+	defer runtime.KeepAlive(e)
+	return seconds(float64(C.me_elector_ttl(e.ptr)))
 }
 
 // Key is the election group's key.
 func (e *Elector) Key() string { return e.key }
 
-// UUID identifies this elector (its lock's UUID, the _id of its status report).
+// Lock is the lock the election runs on, as a read-only Locker: its getters
+// and reads (Locked, Owned, Current, Status) work; Acquire, Release,
+// ForceRelease, Touch and Close fail with ErrInvalidState.
+// The Locker keeps the Elector alive.
+func (e *Elector) Lock() *Locker {
+	defer runtime.KeepAlive(e)
+	return wrapLocker(C.me_elector_locker(e.ptr), e)
+}
+
+// UUID identifies this elector (its lock's UUID, that of its status report).
 func (e *Elector) UUID() string { return e.uuid }
 
 // Host is the host name this elector reports.
@@ -307,56 +305,46 @@ func (e *Elector) Host() string { return e.host }
 func (e *Elector) PID() int64 { return e.pid }
 
 // Fence is the fencing token of this elector's latest term as leader; 0 if it
-// never led (or once closed).
+// never led.
 func (e *Elector) Fence() int64 {
-	var f int64
-	_ = e.use("elector fence", func(p *C.me_elector) error {
-		f = int64(C.me_locker_fence(C.me_elector_locker(p)))
-		return nil
+	maybeGC()
+	defer runtime.KeepAlive(e)
+	return int64(C.me_locker_fence(C.me_elector_locker(e.ptr)))
+}
+
+// LeaderExists reports whether any elector of the group leads now (one read).
+func (e *Elector) LeaderExists(ctx context.Context) (bool, error) {
+	var b C.bool
+	err := e.read(ctx, "leader exists", func(p *C.me_elector, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_leader_exists(p, tok, &b, cerr)
 	})
-	return f
+	return bool(b), err
 }
 
 // NodeStatus gives this node's status (one read).
-func (e *Elector) NodeStatus() (*NodeStatus, error) {
-	var js *C.char
-	err := e.call("elector node status", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_node_status(p, &js, msg)
+func (e *Elector) NodeStatus(ctx context.Context) (*NodeStatus, error) {
+	var rec *C.me_node_status
+	err := e.read(ctx, "node status", func(p *C.me_elector, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_node_status(p, tok, &rec, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s, _ := takeString(js)
-	return decodeNodeStatus(s)
+	defer C.me_node_status_free(rec)
+	st := nodeStatusOf(rec)
+	return &st, nil
 }
 
 // ClusterDetail gives the live members of the group and the leader, taken from
-// the lock itself.
-func (e *Elector) ClusterDetail() (*ClusterDetail, error) {
-	var js *C.char
-	err := e.call("elector cluster detail", func(p *C.me_elector, msg **C.char) C.int {
-		return C.me_go_elector_cluster_detail(p, &js, msg)
+// the lock itself (two reads).
+func (e *Elector) ClusterDetail(ctx context.Context) (*ClusterDetail, error) {
+	var rec *C.me_cluster_detail
+	err := e.read(ctx, "cluster detail", func(p *C.me_elector, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_cluster_detail(p, tok, &rec, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s, _ := takeString(js)
-	return decodeCluster(s)
-}
-
-// seconds converts the library's seconds to a Duration, rounded to the
-// nanosecond and saturated at the Duration range: the largest ttl a Duration
-// can give comes back as 9223372036.854776 s, just above math.MaxInt64 ns, and
-// a plain conversion of a float that large to an integer is undefined.
-func seconds(s float64) time.Duration {
-	ns := math.Round(s * float64(time.Second))
-	switch {
-	case ns != ns: // NaN
-		return 0
-	case ns >= math.MaxInt64: // float64(math.MaxInt64) is 2^63
-		return math.MaxInt64
-	case ns <= math.MinInt64:
-		return math.MinInt64
-	}
-	return time.Duration(ns)
+	defer C.me_cluster_detail_free(rec)
+	return clusterDetailOf(rec), nil
 }

@@ -80,7 +80,7 @@ func TestElectorPollAndStatus(t *testing.T) {
 	if w := e.PollWait(); w != time.Second {
 		t.Fatalf("PollWait of a stopped elector = %v, want a quarter ttl", w)
 	}
-	exists, err := e.LeaderExists()
+	exists, err := e.LeaderExists(bg)
 	mustBool(t, "LeaderExists before", false, exists, err)
 
 	must(t, e.Poll())
@@ -97,12 +97,12 @@ func TestElectorPollAndStatus(t *testing.T) {
 	if fence <= 0 {
 		t.Fatalf("Fence of the leader = %d", fence)
 	}
-	exists, err = e.LeaderExists()
+	exists, err = e.LeaderExists(bg)
 	mustBool(t, "LeaderExists", true, exists, err)
 
-	ns, err := e.NodeStatus()
+	ns, err := e.NodeStatus(bg)
 	must(t, err)
-	if !ns.IsLeader || ns.ElectorRunning || ns.ID != e.UUID() || ns.UUID != e.UUID() || ns.Key != "group" ||
+	if !ns.IsLeader || ns.ElectorRunning || ns.UUID != e.UUID() || ns.Key != "group" ||
 		!ns.Owned || ns.Fence != fence || ns.AppVersion != "test-1.2.3" || ns.LastPoll.IsZero() ||
 		ns.TTL != 4*time.Second || ns.Expires.IsZero() || ns.PID != e.PID() {
 		t.Fatalf("NodeStatus = %+v", ns)
@@ -115,7 +115,7 @@ func TestElectorPollAndStatus(t *testing.T) {
 	if e2.IsLeader() || r2.count("leader") != 0 {
 		t.Fatal("second elector leads while the first does")
 	}
-	cd, err := e2.ClusterDetail()
+	cd, err := e2.ClusterDetail(bg)
 	must(t, err)
 	if cd.Leader == nil || cd.Leader.UUID != e.UUID() || cd.Leader.Fence != fence || cd.Leader.PID != e.PID() ||
 		cd.Leader.Host != e.Host() || cd.Timestamp.IsZero() {
@@ -123,7 +123,7 @@ func TestElectorPollAndStatus(t *testing.T) {
 	}
 	seen := map[string]NodeStatus{}
 	for _, m := range cd.Members {
-		seen[m.ID] = m
+		seen[m.UUID] = m
 	}
 	if m, ok := seen[e.UUID()]; !ok || !m.IsLeader {
 		t.Fatalf("leader missing from the members: %+v", cd.Members)
@@ -196,7 +196,7 @@ func TestElectorStartStop(t *testing.T) {
 	if err := b.Start(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
 	}
-	if _, err := b.NodeStatus(); !errors.Is(err, ErrClosed) {
+	if _, err := b.NodeStatus(bg); !errors.Is(err, ErrClosed) {
 		t.Fatalf("NodeStatus after Close: %v", err)
 	}
 	// Restart after Stop.
@@ -251,7 +251,7 @@ func TestElectorStopFromCallback(t *testing.T) {
 	if got := r.list(); len(got) != 2 || got[0] != "leader" || got[1] != "loss" {
 		t.Fatalf("callbacks: %v", got)
 	}
-	exists, err := e.LeaderExists()
+	exists, err := e.LeaderExists(bg)
 	mustBool(t, "LeaderExists after stopping from the callback", false, exists, err)
 }
 
@@ -299,40 +299,136 @@ func TestElectorNoStatusReport(t *testing.T) {
 	if !quiet.IsLeader() {
 		t.Fatal("not leader")
 	}
-	cd, err := quiet.ClusterDetail()
+	cd, err := quiet.ClusterDetail(bg)
 	must(t, err)
 	if cd.Leader == nil || cd.Leader.UUID != quiet.UUID() {
 		t.Fatalf("leader = %+v", cd.Leader)
 	}
 	for _, m := range cd.Members {
-		if m.ID == quiet.UUID() {
+		if m.UUID == quiet.UUID() {
 			t.Fatalf("a node with NoStatusReport is listed: %+v", m)
 		}
 	}
 }
 
-// An idle Elector dropped while leading is stopped by its finalizer, which
-// releases leadership.
+// An idle Elector dropped while leading is freed by its finalizer
+// (me_elector_free), which never releases: leadership lapses by the ttl. The
+// callbacks' handle is deleted then (user_data_free), so they are collected.
 func TestElectorFinalizer(t *testing.T) {
 	c := newClient(t)
 	db := testDB(t)
+	const ttl = 4 * time.Second
+	var callbacksCollected atomic.Bool
+	var uuid string
 	func() {
-		e, err := c.NewElector(db, "g", &ElectorOptions{TTL: 30 * time.Second})
+		marker := new(int) // reachable only through the callbacks
+		runtime.SetFinalizer(marker, func(*int) { callbacksCollected.Store(true) })
+		e, err := c.NewElector(db, "g", &ElectorOptions{TTL: ttl, OnLoop: func() { _ = marker }})
 		must(t, err)
 		must(t, e.Poll())
 		if !e.IsLeader() {
 			t.Fatal("not leader")
 		}
+		uuid = e.UUID()
 	}()
+	led := time.Now()
 	probe := newElector(t, c, db, "g", nil)
-	exists, err := probe.LeaderExists()
-	mustBool(t, "LeaderExists before GC", true, exists, err)
-	eventually(t, 30*time.Second, "the finalizer to release leadership", func() bool {
+	eventually(t, ttl/2, "the elector and its callbacks to be collected", func() bool {
 		runtime.GC()
-		exists, err := probe.LeaderExists()
+		return callbacksCollected.Load()
+	})
+	for time.Since(led) < ttl-time.Second {
+		cd, err := probe.ClusterDetail(bg)
+		must(t, err)
+		if cd.Leader == nil || cd.Leader.UUID != uuid {
+			t.Fatalf("%v after leading (ttl %v), the leader is %+v; want the collected elector %s: "+
+				"me_elector_free must never release leadership (include/mongoelector.h)", time.Since(led), ttl, cd.Leader, uuid)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	eventually(t, ttl+10*time.Second, "the lease of the collected elector to lapse", func() bool {
+		exists, err := probe.LeaderExists(bg)
 		must(t, err)
 		return !exists
 	})
+	if d := time.Since(led); d < ttl-500*time.Millisecond {
+		t.Fatalf("leadership lapsed %v after leading, before the ttl %v", d, ttl)
+	}
+}
+
+// Close while a callback runs on the elector's thread returns once it has
+// returned, fires the loss, and no callback runs afterwards.
+func TestElectorCloseDuringCallback(t *testing.T) {
+	c := newClient(t)
+	var inCallback, callbackDone, afterClose atomic.Bool
+	var closed atomic.Bool
+	entered := make(chan struct{})
+	var r recorder
+	opts := r.options(2 * time.Second)
+	opts.OnLeader = func() {
+		r.add("leader")
+		inCallback.Store(true)
+		close(entered)
+		time.Sleep(500 * time.Millisecond)
+		callbackDone.Store(true)
+	}
+	opts.OnLoop = func() {
+		if closed.Load() {
+			afterClose.Store(true)
+		}
+	}
+	db := testDB(t)
+	e := newElector(t, c, db, "g", opts)
+	must(t, e.Start())
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnLeader never ran")
+	}
+	must(t, e.Close())
+	closed.Store(true)
+	if !callbackDone.Load() {
+		t.Fatal("Close returned while OnLeader was still running")
+	}
+	if got := r.list(); len(got) != 2 || got[1] != "loss" {
+		t.Fatalf("callbacks: %v (loss fires before Close returns)", got)
+	}
+	time.Sleep(time.Second)
+	if afterClose.Load() {
+		t.Fatal("a callback ran after Close returned")
+	}
+	if e.Running() || e.IsLeader() {
+		t.Fatalf("after Close: running %v leader %v", e.Running(), e.IsLeader())
+	}
+	exists, err := newElector(t, c, db, "g", nil).LeaderExists(bg)
+	mustBool(t, "LeaderExists after Close", false, exists, err)
+}
+
+// Close from one of the elector's own callbacks flags the stop; the elector
+// thread releases on its way out.
+func TestElectorCloseFromCallback(t *testing.T) {
+	c := newClient(t)
+	db := testDB(t)
+	var r recorder
+	var e *Elector
+	var closeErr atomic.Value
+	opts := r.options(2 * time.Second)
+	opts.OnLeader = func() {
+		r.add("leader")
+		if err := e.Close(); err != nil {
+			closeErr.Store(err)
+		}
+	}
+	e = newElector(t, c, db, "g", opts)
+	must(t, e.Start())
+	eventually(t, 30*time.Second, "the elector to close itself", func() bool { return !e.Running() && r.count("loss") == 1 })
+	if err := closeErr.Load(); err != nil {
+		t.Fatalf("Close from a callback: %v", err)
+	}
+	probe := newElector(t, c, db, "g", nil)
+	exists, err := probe.LeaderExists(bg)
+	mustBool(t, "LeaderExists after the elector closed itself", false, exists, err)
+	wantClosed(t, "Poll after Close from a callback", e.Poll())
 }
 
 // A started Elector the program no longer references keeps running: the

@@ -1,15 +1,15 @@
 package mongoelector
 
 /*
-#include "shims.h"
+#include "mongoelector.h"
 */
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 )
 
 // Code is a status code of the C ABI (me_status).
@@ -25,6 +25,8 @@ const (
 	CodeNotOwned        Code = 5
 	CodeDatabase        Code = 6
 	CodeInvalidState    Code = 7
+	CodeCancelled       Code = 8
+	CodeClosed          Code = 9
 	CodeInternal        Code = 99
 )
 
@@ -34,17 +36,16 @@ func (c Code) String() string {
 	return C.GoString(C.me_status_name(C.int(c)))
 }
 
-// Sentinel errors. Every error returned by this package that comes from the
-// library is an *Error whose Unwrap gives one of these, so callers test them
+// Sentinel errors, one per status code. Every error of this package is an
+// *Error whose Unwrap gives the sentinel of its code, so callers test them
 // with errors.Is(err, ErrLockExists).
 var (
 	// ErrInvalidArgument: a value the library does not accept (empty key, ttl <= 0, ...).
 	ErrInvalidArgument = errors.New("mongoelector: invalid argument")
 	// ErrLockExists: a non-blocking acquire found the lock held by someone else.
 	ErrLockExists = errors.New("mongoelector: lock exists")
-	// ErrAcquireTimeout: an Acquire ran out of time, database round trips included (its
-	// Timeout option or the context's deadline, whichever came first; in the latter case
-	// the error also matches context.DeadlineExceeded).
+	// ErrAcquireTimeout: an Acquire ran out of time, by its Timeout option or by
+	// its context's deadline (that error also matches context.DeadlineExceeded).
 	ErrAcquireTimeout = errors.New("mongoelector: acquire timeout")
 	// ErrTimeOffset: the host clock differs from the server's by more than the allowed offset.
 	ErrTimeOffset = errors.New("mongoelector: clock offset too high")
@@ -52,16 +53,16 @@ var (
 	ErrNotOwned = errors.New("mongoelector: lock not owned")
 	// ErrDatabase: the driver or the server failed (connection, timeout, auth, write error).
 	ErrDatabase = errors.New("mongoelector: database error")
-	// ErrInvalidState: the object's state does not allow the call (e.g. Start on a
-	// running elector, or any call on a closed handle).
+	// ErrInvalidState: the object's state does not allow the call (e.g. Start on
+	// a running elector, a mutating call on an elector's read-only lock).
 	ErrInvalidState = errors.New("mongoelector: invalid state")
+	// ErrCancelled: the call's context was done (the error also matches
+	// ctx.Err(): context.Canceled or context.DeadlineExceeded).
+	ErrCancelled = errors.New("mongoelector: cancelled")
+	// ErrClosed: the Client, Locker or Elector was closed, before or during the call.
+	ErrClosed = errors.New("mongoelector: closed")
 	// ErrInternal: a bug in the library (a caught panic).
 	ErrInternal = errors.New("mongoelector: internal error")
-	// ErrClosed: the Client, Locker or Elector was closed. A call on a closed
-	// handle (and an Acquire stopped by Close) fails with an *Error of code
-	// CodeInvalidState, as the C ABI reports a locker freed during me_acquire;
-	// it matches both ErrClosed and ErrInvalidState.
-	ErrClosed = errors.New("mongoelector: use of closed handle")
 )
 
 var sentinels = map[Code]error{
@@ -72,17 +73,19 @@ var sentinels = map[Code]error{
 	CodeNotOwned:        ErrNotOwned,
 	CodeDatabase:        ErrDatabase,
 	CodeInvalidState:    ErrInvalidState,
+	CodeCancelled:       ErrCancelled,
+	CodeClosed:          ErrClosed,
 	CodeInternal:        ErrInternal,
 }
 
-// Error is a failed call of the library: the status code, the operation and
-// the library's message. errors.Is matches it against the sentinel of its code.
+// Error is a failed call: the status code, the operation and the library's
+// message. errors.Is matches it against the sentinel of its code and, when
+// the call's context ended it, against the context's error.
 type Error struct {
-	Code    Code   // the me_status the C function returned
+	Code    Code   // the me_status of the call
 	Op      string // the operation, e.g. "acquire"
-	Message string // the library's message (me_last_error_message)
-
-	closed bool // a call on a closed handle: also matches ErrClosed
+	Message string // the library's message (me_error_message)
+	Context error  // ctx.Err() when the call's context ended it; nil otherwise
 }
 
 func (e *Error) Error() string {
@@ -90,56 +93,51 @@ func (e *Error) Error() string {
 	if msg == "" {
 		msg = e.Code.String()
 	}
+	if e.Context != nil {
+		msg += " (" + e.Context.Error() + ")"
+	}
 	return fmt.Sprintf("mongoelector: %s: %s", e.Op, msg)
 }
 
-// Unwrap gives the sentinel error of the code (nil for an unknown code).
-func (e *Error) Unwrap() error { return sentinels[e.Code] }
-
-// Is reports whether target is ErrClosed and e a call on a closed handle.
-func (e *Error) Is(target error) bool { return e.closed && target == ErrClosed }
-
-// closedError is the error of a call (op) on a closed handle (what, e.g. `locker for "k"`).
-func closedError(op, what string) error {
-	return &Error{Code: CodeInvalidState, Op: op, Message: what + " is closed", closed: true}
+// Unwrap gives the sentinel error of the code (nil for an unknown code) and
+// the context's error, if any.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if s := sentinels[e.Code]; s != nil {
+		errs = append(errs, s)
+	}
+	if e.Context != nil {
+		errs = append(errs, e.Context)
+	}
+	return errs
 }
 
-// check turns a wrapper's status and copied message into an error; it frees msg.
-func check(op string, st C.int, msg *C.char) error {
-	if msg != nil {
-		defer C.free(unsafe.Pointer(msg))
-	}
-	if Code(st) == CodeOK {
+// takeError turns the status and the owned me_error of a call into an error
+// and frees the me_error. A call cut short by its context (ME_ERR_CANCELLED)
+// carries ctx.Err(); for an acquire a deadline is an acquire timeout.
+func takeError(op string, st C.enum_me_status, cerr *C.me_error, ctx context.Context) error {
+	defer C.me_error_free(cerr)
+	if st == C.ME_OK {
 		return nil
 	}
-	e := &Error{Code: Code(st), Op: op}
-	if msg != nil {
-		e.Message = C.GoString(msg)
+	e := &Error{Code: Code(st), Op: op, Message: C.GoString(C.me_error_message(cerr))}
+	if e.Code == CodeCancelled && ctx != nil {
+		e.Context = ctx.Err()
+		if op == "acquire" && errors.Is(e.Context, context.DeadlineExceeded) {
+			e.Code = CodeAcquireTimeout
+		}
 	}
 	return e
 }
 
-// invalidArg is an ErrInvalidArgument found on the Go side, before any C call.
-func invalidArg(op, format string, a ...any) error {
-	return &Error{Code: CodeInvalidArgument, Op: op, Message: fmt.Sprintf(format, a...)}
-}
-
-// cString copies s for C; a NUL byte inside would silently cut it short, so it is refused.
+// cString copies s for C. A NUL byte inside would silently cut the string
+// short in C, so it is refused.
 func cString(what, s string) (*C.char, error) {
 	if strings.IndexByte(s, 0) >= 0 {
-		return nil, invalidArg(what, "%s contains a NUL byte: %q", what, s)
+		return nil, &Error{Code: CodeInvalidArgument, Op: what, Message: fmt.Sprintf("%s contains a NUL byte: %.200q", what, s)}
 	}
 	return C.CString(s), nil
 }
 
-// takeString copies a string the library returned through a char** and frees it.
-func takeString(s *C.char) (string, bool) {
-	if s == nil {
-		return "", false
-	}
-	defer C.me_string_free(s)
-	return C.GoString(s), true
-}
-
-// Version is the version of the loaded C library, e.g. "0.1.0".
+// Version is the version of the loaded C library, e.g. "0.2.0".
 func Version() string { return C.GoString(C.me_version()) }

@@ -34,7 +34,7 @@ func ExampleLocker() {
 	}
 	// ... work while holding the lock; pass locker.Fence() to the resource ...
 	fmt.Println("holding the lock:", locker.Fence() > 0)
-	if err := locker.Release(); err != nil {
+	if _, err := locker.Release(ctx); err != nil {
 		log.Fatal(err)
 	}
 	// Output: holding the lock: true

@@ -1,49 +1,50 @@
 package mongoelector
 
 /*
-#include "shims.h"
+#include "mongoelector.h"
 */
 import "C"
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"runtime"
 	"time"
 	"unsafe"
 )
 
-// LockerOptions configure a Locker. The zero value gives the library's
-// defaults (collection "mongolocker", ttl 600 s, clock check on, max offset 0.5 s).
+// LockerOptions configure a Locker. A zero field keeps the library's default
+// (me_locker_options_init: collection "mongolocker", ttl 600 s, clock check
+// on, max offset 0.5 s). Values are passed through: the library rejects bad
+// ones with ErrInvalidArgument.
 type LockerOptions struct {
-	// Collection holding the lock documents; "" means "mongolocker".
+	// Collection holding the lock documents.
 	Collection string
-	// TTL is the lease length of a holding; 0 means 600 s. Negative values are rejected.
+	// TTL is the lease length of a holding.
 	TTL time.Duration
 	// NoTimeParanoid turns off the check of the host clock against the server
-	// before acquiring (on by default).
+	// before acquiring.
 	NoTimeParanoid bool
-	// MaxOffset is the largest clock offset the check accepts; 0 means 0.5 s.
+	// MaxOffset is the largest clock offset the check accepts.
 	MaxOffset time.Duration
 }
 
 // Locker is a distributed lock on one key. There is no nesting: acquiring a
 // lock this Locker holds renews it, one Release frees it. All methods are safe
-// for concurrent use. Close (or the finalizer, as a safety net) releases the
-// lock if this Locker holds it, so keep the Locker reachable while holding.
+// for concurrent use.
+//
+// Close releases the lock if held. A Locker dropped without Close is freed by
+// the garbage collector, which never releases: a held lock then stays held
+// until its ttl.
 type Locker struct {
 	ptr  *C.me_locker
-	g    *guard
+	view *Elector // for an elector's read-only lock: keeps the elector alive
 	key  string
 	uuid string
 	host string
 	pid  int64
-
-	lastFence int64 // Fence at Close
 }
 
-// NewLocker makes a locker for key in database db. It touches no server: the
+// NewLocker makes a locker for key in database db. It sends nothing: the
 // first operation does. opts may be nil.
 func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error) {
 	var o C.me_locker_options
@@ -79,47 +80,49 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 	defer C.free(unsafe.Pointer(ckey))
 	var p *C.me_locker
 	err = c.use("locker new", func(cp *C.me_client) error {
-		var msg *C.char
-		return check("locker new", C.me_go_locker_new(cp, cdb, ckey, &o, &p, &msg), msg)
+		var cerr *C.me_error
+		return takeError("locker new", C.me_locker_new(cp, cdb, ckey, &o, &p, &cerr), cerr, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	l := &Locker{
+	l := wrapLocker(p, nil)
+	runtime.SetFinalizer(l, func(l *Locker) { C.me_locker_free(l.ptr) })
+	return l, nil
+}
+
+func wrapLocker(p *C.me_locker, view *Elector) *Locker {
+	return &Locker{
 		ptr:  p,
-		g:    newGuard("locker", key),
+		view: view,
 		key:  C.GoString(C.me_locker_key(p)),
 		uuid: C.GoString(C.me_locker_uuid(p)),
 		host: C.GoString(C.me_locker_host(p)),
 		pid:  int64(C.me_locker_pid(p)),
 	}
-	runtime.SetFinalizer(l, (*Locker).Close)
-	return l, nil
 }
 
-// Close releases the lock if this Locker holds it (best effort; the library
-// logs errors) and frees the Locker. It stops a waiting Acquire (which then
-// fails with ErrClosed, an ErrInvalidState) and waits for calls in flight.
-// Later calls fail the same way. Idempotent.
-func (l *Locker) Close() error {
-	l.g.close(nil, func() {
-		runtime.SetFinalizer(l, nil)
-		l.lastFence = int64(C.me_locker_fence(l.ptr))
-		C.me_locker_free(l.ptr)
-		l.ptr = nil
-	})
-	return nil
-}
-
-func (l *Locker) use(op string, f func(p *C.me_locker) error) error {
-	if !l.g.enter() {
-		return l.g.closedError(op)
-	}
-	defer l.g.exit()
+// call runs one C call of op with a token for ctx and the error out-parameter.
+func (l *Locker) call(ctx context.Context, op string, f func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status) error {
+	tok := newToken(ctx)
+	defer tok.free()
 	maybeGC()
-	err := f(l.ptr)
+	var cerr *C.me_error
+	st := f(l.ptr, tok.ptr, &cerr)
 	runtime.KeepAlive(l)
-	return err
+	return takeError(op, st, cerr, ctx)
+}
+
+// Close closes the Locker (me_locker_close): calls waiting on it (a blocking
+// Acquire) return ErrClosed within milliseconds, then the lock is released if
+// this Locker holds it. Later calls fail with ErrClosed; the getters (Key,
+// Fence, Expires, ...) keep working. Idempotent.
+func (l *Locker) Close() error {
+	maybeGC()
+	var cerr *C.me_error
+	st := C.me_locker_close(l.ptr, &cerr)
+	runtime.KeepAlive(l)
+	return takeError("close", st, cerr, nil)
 }
 
 // Key is the lock key.
@@ -134,299 +137,189 @@ func (l *Locker) Host() string { return l.host }
 // PID is the process id recorded in the lock documents.
 func (l *Locker) PID() int64 { return l.pid }
 
+// DB is the database of the lock documents.
+func (l *Locker) DB() string {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return C.GoString(C.me_locker_db_name(l.ptr))
+}
+
+// Collection is the collection of the lock documents.
+func (l *Locker) Collection() string {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return C.GoString(C.me_locker_dbcollection(l.ptr))
+}
+
+// TTL is the lease length of a holding.
+func (l *Locker) TTL() time.Duration {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return seconds(float64(C.me_locker_ttl(l.ptr)))
+}
+
+// MaxOffset is the largest clock offset the clock check accepts.
+func (l *Locker) MaxOffset() time.Duration {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return seconds(float64(C.me_locker_maxoffset(l.ptr)))
+}
+
+// TimeParanoid reports whether the host clock is checked before acquiring.
+func (l *Locker) TimeParanoid() bool {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return bool(C.me_locker_timeparanoid(l.ptr))
+}
+
 // Fence is the fencing token of this Locker's latest acquisition: strictly
 // increasing per key across all holders, 0 before the first acquisition.
-// After Close it gives the value at Close.
 func (l *Locker) Fence() int64 {
-	var f int64
-	if l.use("fence", func(p *C.me_locker) error {
-		f = int64(C.me_locker_fence(p))
-		return nil
-	}) != nil {
-		l.g.close(nil, func() {}) // no-op: waits for a Close in progress
-		return l.lastFence
-	}
-	return f
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return int64(C.me_locker_fence(l.ptr))
 }
 
 // Expires is the expiry of this Locker's latest acquisition or renewal; ok is
-// false when it never acquired (or is closed).
+// false when it never acquired.
 func (l *Locker) Expires() (t time.Time, ok bool) {
-	_ = l.use("expires", func(p *C.me_locker) error {
-		var ms C.int64_t
-		if C.me_locker_ts_expire(p, &ms) {
-			t, ok = time.UnixMilli(int64(ms)), true
-		}
-		return nil
-	})
-	return t, ok
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	var ms C.int64_t
+	if C.me_locker_ts_expire(l.ptr, &ms) {
+		return msTime(ms), true
+	}
+	return time.Time{}, false
 }
 
-type acquireConfig struct {
-	blocking   bool
-	hasTimeout bool
-	timeout    time.Duration
-	step       time.Duration
-	force      bool
-}
+// AcquireOption changes how Acquire waits. Options not given keep the
+// library's defaults (me_acquire_options_init: blocking, no timeout, step
+// 250 ms, no force); values are passed through, and the library rejects bad
+// ones with ErrInvalidArgument.
+type AcquireOption func(*acquireOptions)
 
-// AcquireOption changes how Acquire waits.
-type AcquireOption func(*acquireConfig)
+// acquireOptions is what the AcquireOptions fill: me_acquire_options.
+type acquireOptions struct{ c C.me_acquire_options }
 
 // NonBlocking makes Acquire try once and fail with ErrLockExists when the lock
-// is held. That one attempt ends by the context's deadline, if it has one.
-func NonBlocking() AcquireOption { return func(c *acquireConfig) { c.blocking = false } }
-
-// Timeout bounds how long a blocking Acquire takes, database round trips
-// included; then it fails with ErrAcquireTimeout. Timeout(0) makes one
-// attempt, with the least time the library gives a round trip (50 ms).
-// Negative values, and any Timeout with NonBlocking, are rejected
-// (ErrInvalidArgument).
-func Timeout(d time.Duration) AcquireOption {
-	return func(c *acquireConfig) { c.hasTimeout, c.timeout = true, d }
+// is held.
+func NonBlocking() AcquireOption {
+	return func(o *acquireOptions) { o.c.blocking = false }
 }
 
-// Step is the delay between attempts while the lock is held (default 250 ms).
-// Cancellation of the context and Close are noticed at once while waiting, and
-// otherwise when the attempt in progress ends (by the deadline, if there is one).
-func Step(d time.Duration) AcquireOption { return func(c *acquireConfig) { c.step = d } }
+// Timeout bounds the whole Acquire, database round trips included; then it
+// fails with ErrAcquireTimeout. With NonBlocking it bounds the one attempt.
+func Timeout(d time.Duration) AcquireOption {
+	return func(o *acquireOptions) { o.c.has_timeout, o.c.timeout = true, C.double(d.Seconds()) }
+}
+
+// Step is the delay between attempts while the lock is held; 0 keeps the
+// default (250 ms).
+func Step(d time.Duration) AcquireOption {
+	return func(o *acquireOptions) {
+		if d != 0 {
+			o.c.step = C.double(d.Seconds())
+		}
+	}
+}
 
 // Force takes the lock even from a live holder. Use with care.
-func Force() AcquireOption { return func(c *acquireConfig) { c.force = true } }
+func Force() AcquireOption {
+	return func(o *acquireOptions) { o.c.force = true }
+}
 
-// noTimeout is ME_NO_TIMEOUT: for me_try_acquire, the library's own bound on
-// each round trip (5 to 30 s, by the ttl).
-const noTimeout = -1.0
-
-// DefaultStep is the delay between attempts of a blocking Acquire.
-const DefaultStep = 250 * time.Millisecond
-
-// Acquire takes the lock. By default it waits until the lock is free, the
-// Timeout passes (ErrAcquireTimeout), the context is done (the error then
-// wraps ctx.Err(), and for a deadline also ErrAcquireTimeout) or the Locker is
-// closed (ErrClosed). Acquiring a lock this Locker holds renews it.
-//
-// Acquire returns by the earlier of the Timeout and the context's deadline:
-// every attempt in the library (clock check, read, insert) is given the time
-// left until then, and the error says which of the two ran out. Without
-// either, an unreachable server fails an attempt with ErrDatabase after the
-// library's bound on a round trip (5 to 30 s, by the ttl). Cancellation (as
-// opposed to a deadline) and Close are noticed at once between attempts, and
-// when the attempt in progress ends otherwise.
-//
-// A NonBlocking Acquire makes one attempt, bounded by the context's deadline
-// in the same way.
+// Acquire takes the lock (one me_locker_acquire). By default it waits until
+// the lock is free. It returns early when the Timeout passes
+// (ErrAcquireTimeout), when ctx is done (ErrCancelled and context.Canceled,
+// or for a deadline ErrAcquireTimeout and context.DeadlineExceeded), or when
+// the Locker is closed (ErrClosed), each within milliseconds, whatever the
+// library waits on. Acquiring a lock this Locker holds renews it.
 func (l *Locker) Acquire(ctx context.Context, opts ...AcquireOption) error {
-	cfg := acquireConfig{blocking: true, step: DefaultStep}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := ctx.Err(); err != nil {
-		return l.ctxError(err)
-	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
-	d := acquireDeadlineOf(ctx, cfg)
-	// Attempts in C, each within the time left, and between them a wait of one
-	// step in Go that the context or Close can cut short.
-	var timer *time.Timer
-	for {
-		err := l.tryAcquire(d.limit(), cfg.force)
-		if err == nil {
-			return nil
+	return l.call(ctx, "acquire", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		var o acquireOptions
+		C.me_acquire_options_init(&o.c)
+		for _, f := range opts {
+			f(&o)
 		}
-		// Out of time: the library says so, or a database call failed past the
-		// deadline (the library makes the same call: cut short by the deadline).
-		if d.set && (errors.Is(err, ErrAcquireTimeout) || d.passed() && errors.Is(err, ErrDatabase)) {
-			return l.deadlineError(ctx, d)
-		}
-		if !cfg.blocking || !errors.Is(err, ErrLockExists) {
-			return err
-		}
-		if d.passed() {
-			return l.deadlineError(ctx, d)
-		}
-		wait := cfg.step
-		if d.set {
-			wait = min(wait, time.Until(d.at))
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return l.ctxError(ctx.Err())
-		case <-l.g.done:
-			return l.g.closedError("acquire")
-		}
-	}
-}
-
-// check refuses option combinations the library would refuse. me_try_acquire
-// takes no Timeout or Step, so the checks me_acquire made are made here: a
-// NonBlocking attempt takes no Timeout and no negative Step; a blocking one
-// takes no negative Timeout and needs a positive Step.
-func (cfg acquireConfig) check() error {
-	switch {
-	case !cfg.blocking && cfg.hasTimeout:
-		return invalidArg("acquire", "NonBlocking is incompatible with a Timeout (got %v)", cfg.timeout)
-	case !cfg.blocking && cfg.step < 0:
-		return invalidArg("acquire", "step must be >= 0, got %v", cfg.step)
-	case cfg.blocking && cfg.hasTimeout && cfg.timeout < 0:
-		return invalidArg("acquire", "timeout must be >= 0, got %v", cfg.timeout)
-	case cfg.blocking && cfg.step <= 0:
-		return invalidArg("acquire", "step must be > 0, got %v", cfg.step)
-	}
-	return nil
-}
-
-// acquireDeadline is the earlier of an Acquire's Timeout deadline and its
-// context's deadline.
-type acquireDeadline struct {
-	at      time.Time
-	set     bool // false: neither exists
-	fromCtx bool // the context's deadline is the earlier one
-}
-
-func acquireDeadlineOf(ctx context.Context, cfg acquireConfig) acquireDeadline {
-	var d acquireDeadline
-	if cfg.hasTimeout {
-		// A huge Timeout does not overflow into the past: Add then drops the
-		// monotonic reading and keeps the wall clock.
-		d = acquireDeadline{at: time.Now().Add(cfg.timeout), set: true}
-	}
-	if at, ok := ctx.Deadline(); ok && (!d.set || at.Before(d.at)) {
-		d = acquireDeadline{at: at, set: true, fromCtx: true}
-	}
-	return d
-}
-
-// limit is the timeout of one me_try_acquire: the time left (0 once passed;
-// the library still lets each round trip have a few tens of milliseconds), or
-// ME_NO_TIMEOUT without a deadline.
-func (d acquireDeadline) limit() C.double {
-	if !d.set {
-		return noTimeout
-	}
-	return C.double(max(time.Until(d.at), 0).Seconds())
-}
-
-func (d acquireDeadline) passed() bool { return d.set && !time.Now().Before(d.at) }
-
-// deadlineError is the error of an Acquire that ran out of time: the
-// context's error when its deadline came first (context.DeadlineExceeded even
-// if the context's timer has not fired yet), otherwise ErrAcquireTimeout.
-func (l *Locker) deadlineError(ctx context.Context, d acquireDeadline) error {
-	if !d.fromCtx {
-		return l.timeoutError()
-	}
-	err := ctx.Err()
-	if err == nil {
-		err = context.DeadlineExceeded
-	}
-	return l.ctxError(err)
-}
-
-// tryAcquire is one attempt whose round trips end within limit seconds
-// (noTimeout: the library's own bound).
-func (l *Locker) tryAcquire(limit C.double, force bool) error {
-	return l.use("acquire", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("acquire", C.me_go_try_acquire(p, limit, C.bool(force), &msg), msg)
+		o.c.cancel = tok
+		return C.me_locker_acquire(p, &o.c, cerr)
 	})
 }
 
-func (l *Locker) timeoutError() error {
-	return &Error{Code: CodeAcquireTimeout, Op: "acquire", Message: fmt.Sprintf("timeout reached, lock %q not acquired", l.key)}
+// Release frees the lock if this Locker holds it; released says whether it
+// did. Releasing a lock held by someone else (e.g. after a takeover) or by
+// nobody is a no-op.
+func (l *Locker) Release(ctx context.Context) (released bool, err error) {
+	return l.release(ctx, false)
 }
-
-func (l *Locker) ctxError(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("mongoelector: acquire %q: %w: %w", l.key, ErrAcquireTimeout, err)
-	}
-	return fmt.Errorf("mongoelector: acquire %q: %w", l.key, err)
-}
-
-// Release frees the lock if this Locker holds it; releasing a lock held by
-// someone else (e.g. after a takeover) is a no-op.
-func (l *Locker) Release() error { return l.release(false) }
 
 // ForceRelease frees the lock whoever holds it. Use with care.
-func (l *Locker) ForceRelease() error { return l.release(true) }
+func (l *Locker) ForceRelease(ctx context.Context) (released bool, err error) {
+	return l.release(ctx, true)
+}
 
-func (l *Locker) release(force bool) error {
-	return l.use("release", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("release", C.me_go_release(p, C.bool(force), &msg), msg)
+func (l *Locker) release(ctx context.Context, force bool) (bool, error) {
+	var b C.bool
+	err := l.call(ctx, "release", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_release(p, C.bool(force), tok, &b, cerr)
 	})
+	return bool(b), err
 }
 
 // Touch renews this Locker's live holding for another ttl and returns the new
 // expiry; ErrNotOwned when it does not hold the lock.
-func (l *Locker) Touch() (time.Time, error) {
+func (l *Locker) Touch(ctx context.Context) (time.Time, error) {
 	var ms C.int64_t
-	err := l.use("touch", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("touch", C.me_go_touch(p, &ms, &msg), msg)
+	err := l.call(ctx, "touch", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_touch(p, tok, &ms, cerr)
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.UnixMilli(int64(ms)), nil
+	return msTime(ms), nil
 }
 
 // Locked reports whether anyone holds the lock now (one read).
-func (l *Locker) Locked() (bool, error) {
+func (l *Locker) Locked(ctx context.Context) (bool, error) {
 	var b C.bool
-	err := l.use("locked", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("locked", C.me_go_locked(p, &b, &msg), msg)
+	err := l.call(ctx, "locked", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_locked(p, tok, &b, cerr)
 	})
 	return bool(b), err
 }
 
 // Owned reports whether this Locker holds the lock now (one read).
-func (l *Locker) Owned() (bool, error) {
+func (l *Locker) Owned(ctx context.Context) (bool, error) {
 	var b C.bool
-	err := l.use("owned", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("owned", C.me_go_owned(p, &b, &msg), msg)
+	err := l.call(ctx, "owned", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_owned(p, tok, &b, cerr)
 	})
 	return bool(b), err
 }
 
-// Current gives the live lock of the key, or nil when nobody holds it.
-func (l *Locker) Current() (*CurrentLock, error) {
-	var js *C.char
-	err := l.use("get current", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("get current", C.me_go_get_current(p, &js, &msg), msg)
+// Current gives the live lock of the key (one read), or nil when nobody holds it.
+func (l *Locker) Current(ctx context.Context) (*CurrentLock, error) {
+	var rec *C.me_current_lock
+	err := l.call(ctx, "current", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_current(p, tok, &rec, cerr)
 	})
-	if err != nil {
+	if err != nil || rec == nil {
 		return nil, err
 	}
-	s, ok := takeString(js)
-	if !ok {
-		return nil, nil
-	}
-	return decodeCurrent(s)
+	defer C.me_current_lock_free(rec)
+	return currentLockOf(rec), nil
 }
 
 // Status gives this Locker's view of its lock (one read).
-func (l *Locker) Status() (*LockStatus, error) {
-	var js *C.char
-	err := l.use("status", func(p *C.me_locker) error {
-		var msg *C.char
-		return check("status", C.me_go_locker_status(p, &js, &msg), msg)
+func (l *Locker) Status(ctx context.Context) (*LockStatus, error) {
+	var rec *C.me_lock_status
+	err := l.call(ctx, "status", func(p *C.me_locker, tok *C.me_cancel, cerr **C.me_error) C.enum_me_status {
+		return C.me_locker_status(p, tok, &rec, cerr)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s, _ := takeString(js)
-	return decodeLockStatus(s)
+	defer C.me_lock_status_free(rec)
+	st := lockStatusOf(rec)
+	return &st, nil
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -110,6 +111,16 @@ func acquireResult(t testing.TB, done <-chan error, limit time.Duration, what st
 	}
 }
 
+// bg is the context of calls that need no deadline.
+var bg = context.Background()
+
+// release releases l's lock and checks whether a holding was released.
+func release(t testing.TB, l *Locker, want bool) {
+	t.Helper()
+	released, err := l.Release(bg)
+	mustBool(t, "Release of "+l.Key(), want, released, err)
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -137,6 +148,19 @@ func eventually(t testing.TB, limit time.Duration, what string, cond func() bool
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// watchLog routes the library's warnings to the test until it ends; the
+// function it gives reports whether one contained substr.
+func watchLog(t testing.TB, substr string) func() bool {
+	var seen atomic.Bool
+	SetLogFunc(func(level int, msg string) {
+		if strings.Contains(msg, substr) {
+			seen.Store(true)
+		}
+	}, 2)
+	t.Cleanup(func() { SetLogFunc(nil, 2) })
+	return seen.Load
 }
 
 // logCapture collects what the standard logger prints.

@@ -71,7 +71,7 @@ go test -race -count=1 -timeout 15m ./...
 
 echo "== go test -tags mongoelector_debug (a GC before every C call)"
 go test -race -count=1 -timeout 10m -tags mongoelector_debug \
-  -run 'TestLockerMethods|TestClose|TestConcurrentUseAndClose|TestElectorPollAndStatus|TestElectorStopFromCallback|TestBadInputAndMisuse|Example' .
+  -run 'TestLockerMethods|TestAcquireContext|TestClose|TestConcurrentUseAndClose|TestLockerFinalizer|TestTemporaryLockers|TestLockerRecordsAgainstServer|TestElectorRecordsAgainstServer|TestElectorPollAndStatus|TestElectorStopFromCallback|TestElectorCloseDuringCallback|TestElectorCloseFromCallback|TestBadInputAndMisuse|Example' .
 
 echo "== build and test through pkg-config (-tags mongoelector_pkgconfig)"
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"

@@ -64,7 +64,7 @@ func run(args []string) error {
 		time.Sleep(time.Duration(holdMS) * time.Millisecond)
 		end := monoclock.Now()
 		fence := locker.Fence()
-		if err := locker.Release(); err != nil {
+		if _, err := locker.Release(ctx); err != nil {
 			return err
 		}
 		line := fmt.Sprintf("go %d %d %d %d\n", os.Getpid(), fence, start, end)
