@@ -73,6 +73,8 @@ def c_text(name: str, value) -> bytes | None:
     if value is None:
         return None
     if not isinstance(value, str):
+        if not value:
+            return b""  # b"", 0: the library's error for an empty value, as the seed's `if not key`
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if "\0" in value:
         raise ValueError(f"{name} must not contain NUL characters (the native library takes NUL-terminated strings)")

@@ -339,7 +339,7 @@ class MongoLeaderElector:
 
     def __repr__(self):
         leader = "leader" if self.is_leader else "follower"
-        running = "running" if self.running else "stopped"
+        running = "closed" if self._closed else "running" if self.running else "stopped"
         return f"MongoLeaderElector(key={self.key!r}, {leader}, {running}, uuid={self.mlock.uuid!r})"
 
 

@@ -290,7 +290,7 @@ class MongoLocker:
 
     def __repr__(self):
         try:
-            owned = self.owned()
+            owned = "closed" if self._closed else self.owned()
         except MongoElectorError:
             owned = "?"
         return f"MongoLocker(key={self.key!r}, uuid={self.uuid!r}, host={self.host!r}, owned={owned})"
