@@ -15,6 +15,8 @@ from . import elector as _elector_module
 from .elector import MongoLeaderElector
 from .errors import (
     AcquireTimeout,
+    CancelledError,
+    ClosedError,
     DatabaseError,
     InternalError,
     InvalidArgumentError,
@@ -37,13 +39,15 @@ __all__ = [
     "DatabaseError",
     "InvalidStateError",
     "InvalidArgumentError",
+    "ClosedError",
+    "CancelledError",
     "InternalError",
     "native_version",
     "library_path",
     "set_log_level",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 library_path = _ffi.library_path
 
 
@@ -96,5 +100,4 @@ def _shutdown() -> None:
     _ffi.lib.me_set_log_callback(_ffi.ME_LOG_CALLBACK(), 2, None)
 
 
-_atexit.unregister(_elector_module._stop_all)
 _atexit.register(_shutdown)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from . import _ffi
 from ._util import c_text
-from .errors import check
+from .errors import call
 
 log = logging.getLogger("mongoelector")
 
@@ -25,8 +25,8 @@ class Client:
 
     def __init__(self, uri: str):
         out = ctypes.c_void_p()
-        check(_ffi.lib.me_client_new(c_text("uri", uri), ctypes.byref(out)), "connecting")
-        self.ptr = out
+        call(_ffi.lib.me_client_new, c_text("uri", uri), ctypes.byref(out))
+        self.ptr = out.value
         self.uri = uri
 
 

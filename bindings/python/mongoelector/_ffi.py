@@ -21,11 +21,12 @@ from ctypes import (
     c_double,
     c_int,
     c_int64,
+    c_size_t,
     c_void_p,
 )
 from pathlib import Path
 
-__all__ = ["lib", "library_path", "ME_NO_TIMEOUT", "ME_CALLBACK", "ME_LOG_CALLBACK"]
+__all__ = ["lib", "library_path", "ME_CALLBACK", "ME_LOG_CALLBACK"]
 
 # me_status values (explicit, never renumbered).
 ME_OK = 0
@@ -36,9 +37,9 @@ ME_ERR_TIME_OFFSET = 4
 ME_ERR_NOT_OWNED = 5
 ME_ERR_DATABASE = 6
 ME_ERR_INVALID_STATE = 7
+ME_ERR_CANCELLED = 8
+ME_ERR_CLOSED = 9
 ME_ERR_INTERNAL = 99
-
-ME_NO_TIMEOUT = -1.0
 
 if sys.platform == "darwin":
     _NAMES = ("libmongoelector.dylib",)
@@ -93,6 +94,12 @@ except OSError as e:  # pragma: no cover - depends on the machine
     raise ImportError(f"mongoelector: cannot load {library_path}: {e}") from e
 
 
+# ---- types ----------------------------------------------------------------
+
+ME_CALLBACK = CFUNCTYPE(None, c_void_p)
+ME_LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+
 class me_locker_options(Structure):
     _fields_ = [
         ("dbcollection", c_char_p),
@@ -102,8 +109,15 @@ class me_locker_options(Structure):
     ]
 
 
-ME_CALLBACK = CFUNCTYPE(None, c_void_p)
-ME_LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+class me_acquire_options(Structure):
+    _fields_ = [
+        ("blocking", c_bool),
+        ("has_timeout", c_bool),
+        ("timeout", c_double),
+        ("step", c_double),
+        ("force", c_bool),
+        ("cancel", c_void_p),
+    ]
 
 
 class me_elector_options(Structure):
@@ -113,59 +127,140 @@ class me_elector_options(Structure):
         ("on_leader_loss", ME_CALLBACK),
         ("on_loop", ME_CALLBACK),
         ("user_data", c_void_p),
+        ("user_data_free", ME_CALLBACK),
         ("app_version", c_char_p),
         ("report_status", c_bool),
     ]
 
 
-# Opaque handles travel as c_void_p. Owned strings (char ** out-parameters)
-# come back as c_void_p and are freed with me_string_free.
+# Records: strings are owned by the record (c_char_p reads copy them), freed
+# with the record's own *_free.
+class me_current_lock(Structure):
+    _fields_ = [
+        ("key", c_char_p),
+        ("locked", c_bool),
+        ("host", c_char_p),
+        ("uuid", c_char_p),
+        ("pid", c_int64),
+        ("ts_created_ms", c_int64),
+        ("ts_expire_ms", c_int64),
+        ("fence", c_int64),
+    ]
+
+
+class me_lock_status(Structure):
+    _fields_ = [
+        ("uuid", c_char_p),
+        ("key", c_char_p),
+        ("ttl", c_double),
+        ("timestamp_ms", c_int64),
+        ("host", c_char_p),
+        ("pid", c_int64),
+        ("lock_owned", c_bool),
+        ("lock_created_ms", c_int64),
+        ("lock_expires_ms", c_int64),
+        ("fence", c_int64),
+    ]
+
+
+class me_node_status(Structure):
+    _fields_ = [
+        ("lock", me_lock_status),
+        ("is_leader", c_bool),
+        ("elector_running", c_bool),
+        ("has_last_poll", c_bool),
+        ("last_poll_ms", c_int64),
+        ("app_version", c_char_p),
+    ]
+
+
+class me_leader_info(Structure):
+    _fields_ = [
+        ("host", c_char_p),
+        ("process_id", c_int64),
+        ("uuid", c_char_p),
+        ("fence", c_int64),
+    ]
+
+
+class me_cluster_detail(Structure):
+    _fields_ = [
+        ("members", POINTER(me_node_status)),
+        ("member_count", c_size_t),
+        ("has_leader", c_bool),
+        ("leader", me_leader_info),
+        ("timestamp_ms", c_int64),
+    ]
+
+
+# ---- functions --------------------------------------------------------------
+# Opaque handles travel as c_void_p; every fallible function takes a last
+# me_error ** (_E).
+
 _H = c_void_p
-_STATUS = c_int
-_PSTR = POINTER(c_void_p)
+_S = c_int
+_E = POINTER(c_void_p)
+_OUT = POINTER(c_void_p)
 
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
-    "me_version": (c_char_p, []),
-    "me_status_name": (c_char_p, [c_int]),
-    "me_last_error_message": (c_char_p, []),
-    "me_string_free": (None, [c_void_p]),
-    "me_client_new": (_STATUS, [c_char_p, POINTER(c_void_p)]),
+    "me_error_status": (_S, [_H]),
+    "me_error_message": (c_char_p, [_H]),
+    "me_error_free": (None, [_H]),
+    "me_cancel_new": (_H, []),
+    "me_cancel_cancel": (None, [_H]),
+    "me_cancel_is_cancelled": (c_bool, [_H]),
+    "me_cancel_wait": (c_bool, [_H, c_double]),
+    "me_cancel_free": (None, [_H]),
+    "me_client_new": (_S, [c_char_p, _OUT, _E]),
     "me_client_free": (None, [_H]),
-    "me_locker_options_init": (None, [POINTER(me_locker_options)]),
-    "me_locker_new": (_STATUS, [_H, c_char_p, c_char_p, POINTER(me_locker_options), POINTER(c_void_p)]),
-    "me_locker_free": (None, [_H]),
-    "me_acquire": (_STATUS, [_H, c_bool, c_double, c_double, c_bool]),
-    "me_try_acquire": (_STATUS, [_H, c_double, c_bool]),
-    "me_release": (_STATUS, [_H, c_bool]),
-    "me_touch": (_STATUS, [_H, POINTER(c_int64)]),
-    "me_locked": (_STATUS, [_H, POINTER(c_bool)]),
-    "me_owned": (_STATUS, [_H, POINTER(c_bool)]),
-    "me_get_current": (_STATUS, [_H, _PSTR]),
-    "me_locker_status": (_STATUS, [_H, _PSTR]),
-    "me_locker_key": (c_char_p, [_H]),
-    "me_locker_uuid": (c_char_p, [_H]),
-    "me_locker_host": (c_char_p, [_H]),
-    "me_locker_pid": (c_int64, [_H]),
-    "me_locker_ts_expire": (c_bool, [_H, POINTER(c_int64)]),
-    "me_locker_fence": (c_int64, [_H]),
-    "me_locker_ttl": (c_double, [_H]),
     "me_elector_options_init": (None, [POINTER(me_elector_options)]),
-    "me_elector_new": (_STATUS, [_H, c_char_p, c_char_p, POINTER(me_elector_options), POINTER(c_void_p)]),
-    "me_elector_start": (_STATUS, [_H, c_bool]),
-    "me_elector_stop": (_STATUS, [_H]),
-    "me_elector_poll": (_STATUS, [_H]),
-    "me_elector_release": (_STATUS, [_H]),
-    "me_elector_is_leader": (_STATUS, [_H, POINTER(c_bool)]),
-    "me_elector_leader_exists": (_STATUS, [_H, POINTER(c_bool)]),
+    "me_elector_new": (_S, [_H, c_char_p, c_char_p, POINTER(me_elector_options), _OUT, _E]),
+    "me_elector_start": (_S, [_H, c_bool, _E]),
+    "me_elector_stop": (_S, [_H, _E]),
+    "me_elector_poll": (_S, [_H, _E]),
+    "me_elector_release": (_S, [_H, _E]),
+    "me_elector_is_leader": (c_bool, [_H]),
+    "me_elector_leader_exists": (_S, [_H, _H, POINTER(c_bool), _E]),
     "me_elector_running": (c_bool, [_H]),
     "me_elector_poll_wait": (c_double, [_H]),
     "me_elector_ttl": (c_double, [_H]),
     "me_elector_key": (c_char_p, [_H]),
     "me_elector_locker": (_H, [_H]),
-    "me_elector_node_status": (_STATUS, [_H, _PSTR]),
-    "me_elector_cluster_detail": (_STATUS, [_H, _PSTR]),
+    "me_elector_node_status": (_S, [_H, _H, POINTER(POINTER(me_node_status)), _E]),
+    "me_elector_cluster_detail": (_S, [_H, _H, POINTER(POINTER(me_cluster_detail)), _E]),
+    "me_elector_close": (_S, [_H, _E]),
     "me_elector_free": (None, [_H]),
+    "me_locker_options_init": (None, [POINTER(me_locker_options)]),
+    "me_acquire_options_init": (None, [POINTER(me_acquire_options)]),
+    "me_locker_new": (_S, [_H, c_char_p, c_char_p, POINTER(me_locker_options), _OUT, _E]),
+    "me_locker_acquire": (_S, [_H, POINTER(me_acquire_options), _E]),
+    "me_locker_release": (_S, [_H, c_bool, _H, POINTER(c_bool), _E]),
+    "me_locker_touch": (_S, [_H, _H, POINTER(c_int64), _E]),
+    "me_locker_locked": (_S, [_H, _H, POINTER(c_bool), _E]),
+    "me_locker_owned": (_S, [_H, _H, POINTER(c_bool), _E]),
+    "me_locker_current": (_S, [_H, _H, POINTER(POINTER(me_current_lock)), _E]),
+    "me_locker_status": (_S, [_H, _H, POINTER(POINTER(me_lock_status)), _E]),
+    "me_locker_close": (_S, [_H, _E]),
+    "me_locker_free": (None, [_H]),
+    "me_locker_key": (c_char_p, [_H]),
+    "me_locker_uuid": (c_char_p, [_H]),
+    "me_locker_host": (c_char_p, [_H]),
+    "me_locker_dbcollection": (c_char_p, [_H]),
+    "me_locker_db_name": (c_char_p, [_H]),
+    "me_locker_pid": (c_int64, [_H]),
+    "me_locker_ts_expire": (c_bool, [_H, POINTER(c_int64)]),
+    "me_locker_fence": (c_int64, [_H]),
+    "me_locker_ttl": (c_double, [_H]),
+    "me_locker_maxoffset": (c_double, [_H]),
+    "me_locker_timeparanoid": (c_bool, [_H]),
     "me_set_log_callback": (None, [ME_LOG_CALLBACK, c_int, c_void_p]),
+    "me_current_lock_free": (None, [POINTER(me_current_lock)]),
+    "me_lock_status_free": (None, [POINTER(me_lock_status)]),
+    "me_node_status_free": (None, [POINTER(me_node_status)]),
+    "me_cluster_detail_free": (None, [POINTER(me_cluster_detail)]),
+    "me_version": (c_char_p, []),
+    "me_status_name": (c_char_p, [c_int]),
+    "me_last_error_message": (c_char_p, []),
 }
 
 _missing = []
@@ -186,25 +281,9 @@ del _name, _res, _args, _missing
 
 
 def version() -> str:
-    """The native library's version, e.g. "0.1.0"."""
+    """The native library's version, e.g. "0.2.0"."""
     return lib.me_version().decode()
 
 
 def status_name(status: int) -> str:
     return lib.me_status_name(status).decode()
-
-
-def last_error() -> str:
-    """This thread's message for its last failed call (read right after it)."""
-    msg = lib.me_last_error_message()
-    return msg.decode("utf-8", "replace") if msg else ""
-
-
-def take_string(ptr: c_void_p) -> str | None:
-    """Copies an owned char * out-parameter and frees it."""
-    if not ptr.value:
-        return None
-    try:
-        return ctypes.string_at(ptr.value).decode("utf-8")
-    finally:
-        lib.me_string_free(ptr)

@@ -1,180 +1,132 @@
-"""Shared helpers: JSON documents to Python values, the handle base class."""
+"""Shared helpers: native handle ownership, fork detection, text and time conversion."""
 
 from __future__ import annotations
 
-import ctypes
-import json
-import math
+import os
 import threading
+import warnings
 from datetime import datetime, timedelta, timezone
 
 from . import _ffi
-from .errors import InvalidStateError, check
 
-_DATETIME_KEYS = {"timestamp", "lock_created", "lock_expires", "last_poll", "ts_created", "ts_expire"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
+# ---- fork -------------------------------------------------------------------
+# A handle remembers the fork generation it was made in. The library refuses
+# every call on a handle inherited through fork (ME_ERR_INVALID_STATE); the
+# binding only adds a warning, once per process, as pymongo does.
 
-def parse_datetime(text: str) -> datetime:
-    """RFC 3339 UTC ("2026-11-26T14:00:00.123Z") to an aware datetime."""
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
-
-
-def from_ms(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+_generation = 0
+_warned_generation = -1
 
 
-def convert(value):
-    """Decoded JSON with datetimes where the seed has them (recursively)."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if k in _DATETIME_KEYS and isinstance(v, str):
-                out[k] = parse_datetime(v)
-            else:
-                out[k] = convert(v)
-        return out
-    if isinstance(value, list):
-        return [convert(v) for v in value]
-    return value
+def _after_fork_in_child() -> None:
+    global _generation
+    _generation += 1
 
 
-def call_json(fn, ptr, context: str):
-    """Calls fn(ptr, &json_out) and returns the decoded document (None for NULL)."""
-    out = ctypes.c_void_p()
-    check(fn(ptr, ctypes.byref(out)), context)
-    text = _ffi.take_string(out)
-    return None if text is None else convert(json.loads(text))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def seconds(name: str, value, *, positive: bool) -> float:
-    """A finite number of seconds (the seed's check: an int or float, > 0 for a ttl).
+class Native:
+    """One native handle: its pointer and the *_free that frees it when this
+    object is collected. Freeing never releases a lock or leadership (the C
+    ABI's rule), so garbage collection never gives a lock away."""
 
-    A value that is not a number is a ValueError for a ttl (the seed checks it
-    so) and a TypeError otherwise (what the seed's time arithmetic raises)."""
-    if not isinstance(value, (int, float)):
-        if positive:
-            raise ValueError(f"{name} must be a positive number (seconds)")
-        raise TypeError(f"{name} must be a number (seconds), not {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise ValueError(f"{name} must be a positive number (seconds)" if positive else f"{name} must be finite")
-    return v
+    __slots__ = ("ptr", "free", "generation", "what")
+
+    def __init__(self, ptr: int, free, what: str):
+        self.ptr = ptr
+        self.free = free
+        self.generation = _generation
+        self.what = what
+
+    def use(self) -> int:
+        """The pointer for a call; warns once per process about an inherited handle."""
+        global _warned_generation
+        if self.generation != _generation and _warned_generation != _generation:
+            _warned_generation = _generation
+            warnings.warn(
+                f"{self.what} was created before os.fork() and cannot be used in the child "
+                "process (every call fails); create new objects after forking.",
+                stacklevel=3,
+            )
+        return self.ptr
+
+    def __del__(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr and self.free is not None:
+            self.free(ptr)
 
 
-def c_text(name: str, value: str) -> bytes:
-    """A str argument as the C ABI takes it: UTF-8 and NUL-terminated.
+# ---- conversions ------------------------------------------------------------
+
+
+def c_text(name: str, value) -> bytes | None:
+    """A str argument as the C ABI takes it (None stays NULL for the library to refuse).
 
     A NUL inside would silently cut the string there (key "victim\\0x" would
-    name the lock "victim"), so it is refused; so is text that has no UTF-8
-    form (lone surrogates), with the UnicodeEncodeError the seed's BSON
-    encoding raises, naming the argument."""
+    name the lock "victim"), so it is refused; text with no UTF-8 form (lone
+    surrogates) is the UnicodeEncodeError the seed's BSON encoding raises."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if not value:
+            return b""  # b"", 0: the library's error for an empty value, as the seed's `if not key`
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if "\0" in value:
         raise ValueError(f"{name} must not contain NUL characters (the native library takes NUL-terminated strings)")
     try:
         return value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise UnicodeEncodeError(
-            e.encoding, e.object, e.start, e.end, f"{name} has no UTF-8 form ({e.reason})"
-        ) from None
+        raise UnicodeEncodeError(e.encoding, e.object, e.start, e.end, f"{name} has no UTF-8 form ({e.reason})") from None
 
 
-class Handle:
-    """Owns (or borrows) one native handle.
-
-    Calls go through `_use()`, which counts calls in flight: `close()` never
-    frees the handle while another thread is inside a call on it (the C ABI
-    forbids a *_free racing other calls); the last call out frees it."""
-
-    _free_fn = None  # set by subclasses: the native *_free
-
-    def __init__(self, ptr: ctypes.c_void_p | None, *, owned: bool):
-        self._ptr = ptr
-        self._owned = owned
-        self._guard = threading.Lock()
-        self._inflight = 0
-        self._closing = False
-        # Set by close(): waits between native calls end at once.
-        self._closed_event = threading.Event()
-        # A borrowed handle lives inside its parent's (an elector's locker):
-        # each call on it also counts as a call on the parent.
-        self._parent: Handle | None = None
-
-    def _use(self):
-        return _InUse(self)
-
-    def _enter(self) -> ctypes.c_void_p:
-        if self._parent is not None:
-            self._parent._enter()
-        with self._guard:
-            if self._closing or self._ptr is None:
-                if self._parent is not None:
-                    self._parent._leave()
-                raise self._closed_error()
-            self._inflight += 1
-            return self._ptr
-
-    def _closed_error(self, context: str = "") -> InvalidStateError:
-        prefix = f"{context}: " if context else ""
-        return InvalidStateError(f"{prefix}{type(self).__name__} is closed")
-
-    def _leave(self) -> None:
-        try:
-            self._leave_own()
-        finally:
-            if self._parent is not None:
-                self._parent._leave()
-
-    def _leave_own(self) -> None:
-        with self._guard:
-            self._inflight -= 1
-            free = self._closing and self._inflight == 0
-        if free:
-            self._free_now()
-
-    def _close_handle(self) -> None:
-        with self._guard:
-            if self._closing:
-                return
-            self._closing = True
-            free = self._inflight == 0
-        self._closed_event.set()
-        if free:
-            self._free_now()
-
-    def _free_now(self) -> None:
-        with self._guard:
-            ptr, self._ptr = self._ptr, None
-        if ptr is not None and self._owned:
-            type(self)._free_fn(ptr)
-        self._after_free()
-
-    def _after_free(self) -> None:
-        pass
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
-
-    def __del__(self):
-        try:
-            if getattr(self, "_ptr", None) is not None:
-                self._close_handle()
-        except Exception:  # interpreter shutdown: nothing sensible to do
-            pass
+def text(b: bytes | None) -> str | None:
+    return None if b is None else b.decode("utf-8", "replace")
 
 
-class _InUse:
-    __slots__ = ("h", "ptr")
+def now_dt(ms: int) -> datetime:
+    """An instant the seed computed itself (datetime.now(timezone.utc)): aware UTC."""
+    return _UTC_EPOCH + timedelta(milliseconds=ms)
 
-    def __init__(self, h: Handle):
-        self.h = h
 
-    def __enter__(self) -> ctypes.c_void_p:
-        self.ptr = self.h._enter()
-        return self.ptr
+def stored_dt(ms: int, db) -> datetime:
+    """An instant the seed read from the database, as pymongo returns it for
+    `db`: naive UTC by default, aware when the client has tz_aware=True (in
+    its tzinfo). A (uri, db_name) tuple gets pymongo's default, naive UTC."""
+    codec = getattr(db, "codec_options", None)
+    if codec is not None and codec.tz_aware:
+        dt = _UTC_EPOCH + timedelta(milliseconds=ms)
+        return dt.astimezone(codec.tzinfo) if codec.tzinfo is not None else dt
+    return _NAIVE_EPOCH + timedelta(milliseconds=ms)
 
-    def __exit__(self, *exc) -> None:
-        self.h._leave()
+
+# ---- Ctrl-C -----------------------------------------------------------------
+
+
+def interruptible(call, interrupt):
+    """Runs call(), a blocking native call, and returns its result.
+
+    On the main thread the call runs on a helper thread while the main thread
+    waits in join(), which Ctrl-C interrupts (a native call cannot be): then
+    interrupt() makes the call return within milliseconds (a cancelled token,
+    a stopped elector), and the KeyboardInterrupt goes on. The seed's loops
+    were interruptible; this keeps them so."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(call()), name="mongoelector-call", daemon=True)
+    t.start()
+    try:
+        t.join()
+    except BaseException:
+        interrupt()
+        t.join()
+        raise
+    return box[0]
+
+
+__all__ = ["Native", "c_text", "text", "now_dt", "stored_dt", "interruptible", "_ffi"]

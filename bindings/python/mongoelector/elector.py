@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import itertools
 import logging
 import threading
-import time
+from ctypes import POINTER, byref, c_bool, c_void_p
 
-from . import _ffi
+from . import _ffi, _util
 from ._client import client_for, resolve_db
-from ._util import Handle, c_text, call_json, seconds
-from .errors import check, error_for
-from .locker import MongoLocker
+from ._util import Native, c_text, interruptible, now_dt, stored_dt, text
+from .errors import call, take_error
+from .locker import AcquireTimeout, LockExists, MongoLocker, _lock_status
 
-__all__ = ["MongoLeaderElector"]
+__all__ = ["MongoLeaderElector", "MongoLocker", "LockExists", "AcquireTimeout"]
 
 log = logging.getLogger("mongoelector")
 _lib = _ffi.lib
 
 # ---- callbacks --------------------------------------------------------------
-# The C library calls three module-level trampolines (alive for the process)
-# with an integer user_data that keys this registry; the entry holds the
-# user's callables. No Python object pointer ever goes to C, and a callback
-# arriving for a removed entry is ignored.
+# The C library calls module-level trampolines (alive for the process) with an
+# integer user_data that keys this registry; the entry holds the user's
+# callables. No Python object pointer goes to C. The library frees the slot
+# through user_data_free once no callback can run any more (in me_elector_free).
+# Plain dict operations, atomic under the GIL: no lock that a finalizer
+# running on this thread could find taken.
 
 _registry: dict[int, "_Callbacks"] = {}
-_registry_lock = threading.Lock()
 _ids = itertools.count(1)
 _tls = threading.local()
 
@@ -40,8 +39,12 @@ class _Callbacks:
         self.on_leader_loss = on_leader_loss
         self.on_loop = on_loop
 
+    def clear(self) -> None:
+        self.on_leader = self.on_leader_loss = self.on_loop = None
+
 
 def _active() -> set:
+    """Tokens of the electors whose callback runs on this thread."""
     s = getattr(_tls, "active", None)
     if s is None:
         s = _tls.active = set()
@@ -52,8 +55,7 @@ def _dispatch(user_data, which: str) -> None:
     # Nothing may escape into C: catch everything, log it.
     try:
         token = int(user_data or 0)
-        entry = _registry.get(token)
-        fn = getattr(entry, which, None) if entry is not None else None
+        fn = getattr(_registry.get(token), which, None)
         if fn is None:
             return
         active = _active()
@@ -67,10 +69,7 @@ def _dispatch(user_data, which: str) -> None:
             if not nested:
                 active.discard(token)
     except BaseException:  # pragma: no cover - e.g. interpreter shutdown
-        try:
-            log.exception("mongoelector callback dispatch failed")
-        except BaseException:
-            pass
+        pass
 
 
 @_ffi.ME_CALLBACK
@@ -88,13 +87,27 @@ def _on_loop_trampoline(user_data):
     _dispatch(user_data, "on_loop")
 
 
+@_ffi.ME_CALLBACK
+def _user_data_free_trampoline(user_data):
+    _registry.pop(int(user_data or 0), None)
+
+
 # Running electors are kept alive, as the seed's elector thread kept its
-# elector alive: `MongoLeaderElector(...).start()` keeps running.
+# elector alive: `MongoLeaderElector(...).start()` keeps running. One stopped
+# from its own callback stays until its thread is done (the next _prune),
+# so that its last reference never goes, and me_elector_free never runs, on
+# its own thread.
 _live: set = set()
-_live_lock = threading.Lock()
 
 
-class MongoLeaderElector(Handle):
+def _prune() -> None:
+    active = _active()
+    for e in list(_live):
+        if e._stop_pending and e._token not in active and not e.running:
+            _live.discard(e)
+
+
+class MongoLeaderElector:
     """Coordinates distributed leader election using MongoDB-based locking.
 
     Runs a background thread that periodically attempts to acquire leadership
@@ -108,11 +121,9 @@ class MongoLeaderElector(Handle):
         # elector is stopped, leadership released
 
     Callbacks take no arguments and run on the elector's thread (or on the
-    thread calling poll(), stop() or release()); an exception in one is logged
-    and ignored. They may call stop() and release().
+    thread calling poll(), stop(), release() or close()); an exception in one
+    is logged and ignored. They may call stop(), release() and close().
     """
-
-    _free_fn = _lib.me_elector_free
 
     def __init__(
         self,
@@ -126,127 +137,127 @@ class MongoLeaderElector(Handle):
         app_version=None,
         report_status=True,
     ):
-        Handle.__init__(self, None, owned=True)
-        self._token = 0
         uri, db_name = resolve_db(db)
-        if not key:
-            raise ValueError("Must provide a non-empty lock key")
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str, not {type(key).__name__}")
+        opts = _ffi.me_elector_options()
+        _lib.me_elector_options_init(byref(opts))
+        try:
+            opts.ttl = ttl
+        except TypeError:  # the seed's error for a ttl that is not a number
+            raise ValueError("ttl must be a positive number (seconds)") from None
+        # All three always: the callback_* attributes may be set later, as in the seed.
+        opts.on_leader = _on_leader_trampoline
+        opts.on_leader_loss = _on_leader_loss_trampoline
+        opts.on_loop = _on_loop_trampoline
+        opts.user_data_free = _user_data_free_trampoline
+        opts.app_version = c_text("app_version", str(app_version)) if app_version else None
+        opts.report_status = bool(report_status)
         key_c = c_text("key", key)
         db_name_c = c_text("database name", db_name)
-        app_version_c = None if app_version is None else c_text("app_version", str(app_version))
-        ttl_s = seconds("ttl", ttl, positive=True)
-        for name, cb in (("on_leader", on_leader), ("on_leader_loss", on_leader_loss), ("on_loop", on_loop)):
-            if cb is not None and not callable(cb):
-                raise TypeError(f"{name} must be callable or None")
         client = client_for(uri)
 
         token = next(_ids)
-        opts = _ffi.me_elector_options()
-        _lib.me_elector_options_init(ctypes.byref(opts))
-        opts.ttl = ttl_s
-        opts.on_leader = _on_leader_trampoline if on_leader is not None else _ffi.ME_CALLBACK()
-        opts.on_leader_loss = _on_leader_loss_trampoline if on_leader_loss is not None else _ffi.ME_CALLBACK()
-        opts.on_loop = _on_loop_trampoline if on_loop is not None else _ffi.ME_CALLBACK()
         opts.user_data = token
-        opts.app_version = app_version_c
-        opts.report_status = bool(report_status)
-        with _registry_lock:
-            _registry[token] = _Callbacks(on_leader, on_leader_loss, on_loop)
-        out = ctypes.c_void_p()
-        status = _lib.me_elector_new(client.ptr, db_name_c, key_c, ctypes.byref(opts), ctypes.byref(out))
-        if status != _ffi.ME_OK:
-            err = error_for(status, "MongoLeaderElector")
-            with _registry_lock:
-                _registry.pop(token, None)
-            raise err
-        self._ptr = out
+        self._cb = _registry[token] = _Callbacks(on_leader, on_leader_loss, on_loop)
+        out = c_void_p()
+        try:
+            call(_lib.me_elector_new, client.ptr, db_name_c, key_c, byref(opts), byref(out))
+        except BaseException:
+            _registry.pop(token, None)  # no elector: user_data_free never runs
+            raise
+        self._h = Native(out.value, _lib.me_elector_free, "MongoLeaderElector")
         self._token = token
+        self._stop_pending = False
+        self._closed = False
         self.key = key
         self.db = db
         self.ttl = ttl
         self._app_version = app_version
         self._report_status = bool(report_status)
-        self.callback_on_leader = on_leader
-        self.callback_on_leader_loss = on_leader_loss
-        self.callback_on_loop = on_loop
-        self._mlock = MongoLocker._borrowed(
-            _lib.me_elector_locker(out),
-            self,
-            key=key,
-            db=db,
-            db_name=db_name,
-            ttl=ttl,
-            dbcollection="elector.locks",
-            timeparanoid=True,
-            maxoffset=min(ttl_s / 10.0, 0.5),
-        )
+        self.mlock = MongoLocker._view(_lib.me_elector_locker(out.value), self._h, key, db, ttl)
+
+    # ---- the seed's callback attributes ----
+
+    callback_on_leader = property(lambda s: s._cb.on_leader, lambda s, f: setattr(s._cb, "on_leader", f))
+    callback_on_leader_loss = property(
+        lambda s: s._cb.on_leader_loss, lambda s, f: setattr(s._cb, "on_leader_loss", f)
+    )
+    callback_on_loop = property(lambda s: s._cb.on_loop, lambda s, f: setattr(s._cb, "on_loop", f))
 
     # ---- properties ----
 
     @property
-    def mlock(self) -> MongoLocker:
-        """The MongoLocker the election runs on (collection "elector.locks")."""
-        return self._mlock
-
-    @property
     def running(self) -> bool:
         """True while the elector thread runs."""
-        with self._use() as ptr:
-            return bool(_lib.me_elector_running(ptr))
+        return bool(_lib.me_elector_running(self._h.ptr))
 
     @property
     def is_leader(self) -> bool:
         """True while this elector leads and its lease (by its own monotonic clock) has not run out."""
-        with self._use() as ptr:
-            out = ctypes.c_bool()
-            check(_lib.me_elector_is_leader(ptr, ctypes.byref(out)), "is_leader")
-            return bool(out.value)
+        return bool(_lib.me_elector_is_leader(self._h.use()))
 
     @property
     def leader_exists(self) -> bool:
         """True if any elector of this key leads now (one read)."""
-        with self._use() as ptr:
-            out = ctypes.c_bool()
-            check(_lib.me_elector_leader_exists(ptr, ctypes.byref(out)), "leader_exists")
-            return bool(out.value)
+        out = c_bool()
+        call(_lib.me_elector_leader_exists, self._h.use(), None, byref(out))
+        return out.value
 
     @property
     def poll_wait(self) -> float:
         """Seconds until the next poll of a running elector (a quarter ttl otherwise)."""
-        with self._use() as ptr:
-            return float(_lib.me_elector_poll_wait(ptr))
+        return float(_lib.me_elector_poll_wait(self._h.ptr))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def node_status(self) -> dict:
         """This node's status: the mlock status plus _id, is_leader, elector_running,
         last_poll and (when given) app_version."""
-        with self._use() as ptr:
-            doc = call_json(_lib.me_elector_node_status, ptr, "node_status")
-        return self._fix_node(doc)
+        out = POINTER(_ffi.me_node_status)()
+        call(_lib.me_elector_node_status, self._h.use(), None, byref(out))
+        try:
+            r = out.contents
+            d = _lock_status(r.lock, self.key, self.ttl, self.db)
+            d["_id"] = d["uuid"]
+            d["is_leader"] = bool(r.is_leader)
+            d["elector_running"] = bool(r.elector_running)
+            d["last_poll"] = now_dt(r.last_poll_ms) if r.has_last_poll else None
+            if r.app_version is not None:
+                d["app_version"] = text(r.app_version)
+            return d
+        finally:
+            _lib.me_node_status_free(out)
 
     @property
     def cluster_detail(self) -> dict:
-        """member_detail (live members' reports, newest first), leader (host,
-        process_id, uuid, fence; from the lock itself) and timestamp."""
-        with self._use() as ptr:
-            doc = call_json(_lib.me_elector_cluster_detail, ptr, "cluster_detail")
-        members = []
-        for m in doc.get("member_detail") or []:
-            if m.get("app_version") is None:
-                m.pop("app_version", None)
-            m.pop("_id", None)  # as the seed's projection {"_id": 0}
-            members.append(m)
-        doc["member_detail"] = members
-        return doc
+        """member_detail (the live members' status documents, newest first, without
+        _id), leader (host, process_id, uuid, fence; from the lock itself, None
+        when nobody leads) and timestamp."""
+        out = POINTER(_ffi.me_cluster_detail)()
+        call(_lib.me_elector_cluster_detail, self._h.use(), None, byref(out))
+        try:
+            r = out.contents
+            members = [self._member(r.members[i]) for i in range(r.member_count)]
+            leader = None
+            if r.has_leader:
+                li = r.leader
+                leader = {"host": text(li.host), "process_id": int(li.process_id), "uuid": text(li.uuid), "fence": int(li.fence)}
+            return {"member_detail": members, "leader": leader, "timestamp": now_dt(r.timestamp_ms)}
+        finally:
+            _lib.me_cluster_detail_free(out)
 
-    def _fix_node(self, doc: dict) -> dict:
-        if doc.get("app_version") is None:
-            doc.pop("app_version", None)  # the seed adds it only when set
-        if doc.get("uuid") == self._mlock.uuid:
-            doc["ttl"] = self.ttl
-        return doc
+    def _member(self, m: _ffi.me_node_status) -> dict:
+        """A member's report as the seed read it back from elector.leader_status."""
+        d = _lock_status(m.lock, text(m.lock.key), float(m.lock.ttl), self.db)
+        d["timestamp"] = stored_dt(m.lock.timestamp_ms, self.db)
+        d["is_leader"] = bool(m.is_leader)
+        d["elector_running"] = bool(m.elector_running)
+        d["last_poll"] = stored_dt(m.last_poll_ms, self.db) if m.has_last_poll else None
+        if m.app_version is not None:
+            d["app_version"] = text(m.app_version)
+        return d
 
     # ---- operations ----
 
@@ -254,81 +265,67 @@ class MongoLeaderElector(Handle):
         """Start the elector background thread.
 
         Args:
-            blocking: If True, block until the elector thread exits (stop() from
-                a callback or another thread). KeyboardInterrupt stops the elector.
+            blocking: If True, run the elector on this thread until stop() or
+                close() (from a callback or another thread). Ctrl-C stops it.
         """
-        with self._use() as ptr:
-            check(_lib.me_elector_start(ptr, False), "start")
-        with _live_lock:
+        p = self._h.use()
+        _prune()
+        if not blocking:
+            call(_lib.me_elector_start, p, False)
+            self._stop_pending = False
             _live.add(self)
-        if blocking:
-            try:
-                while self.running:
-                    time.sleep(0.05)
-            except BaseException:
-                self.stop()
-                raise
+            return
+
+        def run():
+            err = c_void_p()
+            return _lib.me_elector_start(p, True, byref(err)), err
+
+        self._stop_pending = False
+        _live.add(self)
+        try:
+            status, err = interruptible(run, lambda: _lib.me_elector_stop(p, None))
+        finally:
+            self._forget()
+        if status != _ffi.ME_OK:
+            raise take_error(status, err)
 
     def stop(self):
         """Stop the elector thread and release leadership (firing on_leader_loss if leading)."""
-        with self._use() as ptr:
-            status = _lib.me_elector_stop(ptr)
-            if status != _ffi.ME_OK:
-                err = error_for(status, "stop")
-            else:
-                err = None
-            still = bool(_lib.me_elector_running(ptr))
-        if still:
-            # Called from this elector's own callback: the thread ends after the
-            # callback returns; keep the elector alive until it has.
-            threading.Thread(target=self._forget_when_stopped, name="mongoelector-stop", daemon=True).start()
-        else:
-            with _live_lock:
-                _live.discard(self)
-        if err is not None:
-            raise err
-
-    def _forget_when_stopped(self) -> None:
         try:
-            while not self.closed and self.running:
-                time.sleep(0.02)
-        except Exception:
-            pass
-        with _live_lock:
-            _live.discard(self)
+            call(_lib.me_elector_stop, self._h.use())
+        finally:
+            self._forget()
 
     def poll(self):
         """Execute one poll cycle: renew if leader, attempt to lead if not, report status, fire callbacks."""
-        with self._use() as ptr:
-            check(_lib.me_elector_poll(ptr), "poll")
+        call(_lib.me_elector_poll, self._h.use())
 
     def release(self):
         """Release leadership now and fire on_leader_loss if applicable. A running
         elector leaves the lock to the others for half a ttl, then competes again."""
-        with self._use() as ptr:
-            check(_lib.me_elector_release(ptr), "release")
+        call(_lib.me_elector_release, self._h.use())
 
     def close(self) -> None:
-        """Stop the elector (releasing leadership) and free it. Idempotent. From
-        one of its own callbacks, it stops it and frees it once the thread ended."""
-        if self.closed:
-            return
+        """Stop the elector and release leadership (firing on_leader_loss if
+        leading); returns once no callback runs on another thread. Idempotent;
+        later calls raise ClosedError. From a callback it returns at once and
+        the elector's thread releases on its way out."""
+        try:
+            call(_lib.me_elector_close, self._h.use())
+        finally:
+            self._closed = True
+            if self._token not in _active():
+                # No callback runs after close has returned: drop the callables
+                # (they often refer to this elector) so it can be collected.
+                self._cb.clear()
+            self._forget()
+
+    def _forget(self) -> None:
         if self._token in _active():
-            self.stop()
-            threading.Thread(target=self._close_when_stopped, name="mongoelector-close", daemon=True).start()
-            return
-        self._close_handle()
-        with _live_lock:
+            self._stop_pending = True
+        else:
             _live.discard(self)
-
-    def _close_when_stopped(self) -> None:
-        while not self.closed and self.running:
-            time.sleep(0.02)
-        self.close()
-
-    def _after_free(self) -> None:
-        with _registry_lock:
-            _registry.pop(self._token, None)
+        _prune()
 
     # ---- protocol ----
 
@@ -341,22 +338,19 @@ class MongoLeaderElector(Handle):
         return False
 
     def __repr__(self):
-        if self.closed:
-            return f"MongoLeaderElector(key={self.key!r}, closed)"
         leader = "leader" if self.is_leader else "follower"
-        running = "running" if self.running else "stopped"
+        running = "closed" if self._closed else "running" if self.running else "stopped"
         return f"MongoLeaderElector(key={self.key!r}, {leader}, {running}, uuid={self.mlock.uuid!r})"
 
 
-@atexit.register
 def _stop_all() -> None:
-    # Stop running electors before the interpreter goes away, so no callback
-    # from a native thread enters a finalizing interpreter (and leadership is
-    # handed over at once instead of after a ttl).
-    with _live_lock:
-        electors = list(_live)
-    for e in electors:
+    """Closes the running electors of this process (at exit), so no callback
+    from a native thread enters a finalizing interpreter and leadership is
+    handed over at once instead of after a ttl."""
+    for e in list(_live):
+        if e._h.generation != _util._generation:
+            continue  # inherited through fork: the parent's
         try:
             e.close()
         except Exception:
-            log.exception("stopping %r at exit", e)
+            log.exception("closing %r at exit", e)

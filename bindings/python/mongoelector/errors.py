@@ -4,6 +4,8 @@ MongoElectorError, so existing `except LockExists` code keeps working."""
 
 from __future__ import annotations
 
+import ctypes
+
 from . import _ffi
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "InvalidStateError",
     "InternalError",
     "InvalidArgumentError",
+    "CancelledError",
+    "ClosedError",
 ]
 
 
@@ -66,6 +70,19 @@ class InvalidStateError(MongoElectorError, RuntimeError):
     status = _ffi.ME_ERR_INVALID_STATE
 
 
+class ClosedError(InvalidStateError):
+    """The object was closed (before or during the call)."""
+
+    status = _ffi.ME_ERR_CLOSED
+
+
+class CancelledError(MongoElectorError):
+    """The call was cancelled (a blocking call on the main thread interrupted by
+    Ctrl-C raises KeyboardInterrupt instead)."""
+
+    status = _ffi.ME_ERR_CANCELLED
+
+
 class InternalError(MongoElectorError, RuntimeError):
     """A bug in the native library (a caught panic)."""
 
@@ -98,23 +115,29 @@ _BY_STATUS: dict[int, type[MongoElectorError]] = {
         NotOwnedError,
         InvalidArgumentError,
         InvalidStateError,
+        CancelledError,
+        ClosedError,
         InternalError,
         DatabaseError,
     )
 }
 
 
-def error_for(status: int, context: str = "") -> MongoElectorError:
-    """The exception for a failed call; reads this thread's last error message,
-    so call it right after the failing function, on the same thread."""
-    msg = _ffi.last_error() or _ffi.status_name(status)
-    if context:
-        msg = f"{context}: {msg}"
-    cls = _BY_STATUS.get(status, MongoElectorError)
-    return cls(msg, status)
+def take_error(status: int, err) -> MongoElectorError:
+    """The exception for a failed call: the library's message from its owned
+    me_error (freed here), the class by status."""
+    try:
+        msg = _ffi.lib.me_error_message(err)
+    finally:
+        _ffi.lib.me_error_free(err)
+    text = msg.decode("utf-8", "replace") if msg else _ffi.status_name(status)
+    return _BY_STATUS.get(status, MongoElectorError)(text, status)
 
 
-def check(status: int, context: str = "") -> None:
+def call(fn, *args) -> int:
+    """Calls a fallible me_* function with a trailing me_error **; raises on failure."""
+    err = ctypes.c_void_p()
+    status = fn(*args, ctypes.byref(err))
     if status != _ffi.ME_OK:
-        raise error_for(status, context)
-
+        raise take_error(status, err)
+    return status

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
-import time
-from datetime import datetime
+from ctypes import POINTER, byref, c_bool, c_int64, c_void_p
+from datetime import datetime, timedelta, timezone
 
 from . import _ffi
 from ._client import client_for, resolve_db
-from ._util import Handle, c_text, call_json, from_ms, seconds
+from ._util import Native, c_text, interruptible, now_dt, stored_dt, text
 from .errors import (
     AcquireTimeout,
     LockExists,
-    NotOwnedError,
+    MongoElectorError,
     TimeOffsetError,
-    check,
-    error_for,
+    call,
+    take_error,
 )
 
 __all__ = ["MongoLocker", "LockExists", "AcquireTimeout", "TimeOffsetError"]
@@ -23,7 +22,24 @@ __all__ = ["MongoLocker", "LockExists", "AcquireTimeout", "TimeOffsetError"]
 _lib = _ffi.lib
 
 
-class MongoLocker(Handle):
+def _lock_status(r: _ffi.me_lock_status, key, ttl, db) -> dict:
+    """A me_lock_status as the seed's MongoLocker.status dict (plus fence)."""
+    owned = bool(r.lock_owned)
+    return {
+        "uuid": text(r.uuid),
+        "key": key,
+        "ttl": ttl,
+        "timestamp": now_dt(r.timestamp_ms),
+        "host": text(r.host),
+        "pid": int(r.pid),
+        "lock_owned": owned,
+        "lock_created": stored_dt(r.lock_created_ms, db) if owned else None,
+        "lock_expires": stored_dt(r.lock_expires_ms, db) if owned else None,
+        "fence": int(r.fence) if owned else None,
+    }
+
+
+class MongoLocker:
     """Distributed lock backed by MongoDB.
 
     Mimics the standard library Lock interface where reasonable. Used
@@ -36,84 +52,65 @@ class MongoLocker(Handle):
         # lock is released
 
     `db` is a pymongo Database, or a ``(uri, db_name)`` tuple. The object may
-    be used from several threads at once. Closing it (``close()``, or when it
-    is garbage collected) releases the lock if it holds it.
+    be used from several threads at once. ``close()`` releases the lock and
+    ends every call waiting on it; garbage collection never releases it (a
+    lock held by a collected locker lasts until its ttl, as in the seed).
     """
 
-    _free_fn = _lib.me_locker_free
-
     def __init__(self, key, db, *, dbcollection="mongolocker", ttl=600, timeparanoid=True, maxoffset=0.5):
-        Handle.__init__(self, None, owned=True)
         uri, db_name = resolve_db(db)
-        if not key:
-            raise ValueError("Must provide a non-empty lock key")
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str, not {type(key).__name__}")
-        key_c = c_text("key", key)
-        ttl_s = seconds("ttl", ttl, positive=True)
-        if not isinstance(dbcollection, str) or not dbcollection:
-            raise ValueError("dbcollection must be a non-empty str")
-        dbcollection_c = c_text("dbcollection", dbcollection)
-        db_name_c = c_text("database name", db_name)
-        maxoffset_s = seconds("maxoffset", maxoffset, positive=False)
-        if maxoffset_s < 0:
-            raise ValueError("maxoffset must be >= 0")
-        client = client_for(uri)
         opts = _ffi.me_locker_options()
-        _lib.me_locker_options_init(ctypes.byref(opts))
-        opts.dbcollection = dbcollection_c
-        opts.ttl = ttl_s
+        _lib.me_locker_options_init(byref(opts))
+        opts.dbcollection = c_text("dbcollection", dbcollection)
+        try:
+            opts.ttl = ttl
+        except TypeError:  # the seed's error for a ttl that is not a number
+            raise ValueError("ttl must be a positive number (seconds)") from None
+        # Meanwhile inside the library: see _verifytime.
         opts.timeparanoid = bool(timeparanoid)
-        opts.maxoffset = maxoffset_s
-        out = ctypes.c_void_p()
-        check(
-            _lib.me_locker_new(client.ptr, db_name_c, key_c, ctypes.byref(opts), ctypes.byref(out)),
-            "MongoLocker",
-        )
-        self._init_common(out, key=key, db=db, db_name=db_name, ttl=ttl, dbcollection=dbcollection, timeparanoid=bool(timeparanoid), maxoffset=maxoffset)
+        opts.maxoffset = maxoffset
+        key_c = c_text("key", key)
+        db_name_c = c_text("database name", db_name)
+        out = c_void_p()
+        call(_lib.me_locker_new, client_for(uri).ptr, db_name_c, key_c, byref(opts), byref(out))
+        self._h = Native(out.value, _lib.me_locker_free, "MongoLocker")
+        self._init(key, db, ttl, timeparanoid)
 
     @classmethod
-    def _borrowed(cls, ptr: ctypes.c_void_p, owner, **attrs) -> "MongoLocker":
-        """A MongoLocker over an elector's lock (owner keeps the handle alive)."""
+    def _view(cls, ptr: int, owner: Native, key, db, ttl) -> "MongoLocker":
+        """The read-only view of an elector's lock (its mutating calls raise
+        InvalidStateError); `owner`, the elector's handle, outlives it."""
         self = cls.__new__(cls)
-        Handle.__init__(self, None, owned=False)
-        self._parent = owner
-        self._closed_event = owner._closed_event  # closing the elector ends its lock's waits
-        self._init_common(ptr, **attrs)
+        self._h = Native(ptr, None, "MongoLeaderElector")
+        self._owner = owner
+        self._init(key, db, ttl, bool(_lib.me_locker_timeparanoid(ptr)))
         return self
 
-    def _init_common(self, ptr, *, key, db, db_name, ttl, dbcollection, timeparanoid, maxoffset):
-        self._ptr = ptr
+    def _init(self, key, db, ttl, timeparanoid) -> None:
+        p = self._h.ptr
         self.key = key
         self.database = db
-        self._db_name = db_name
-        self._ttl = ttl
-        self.dbcollection = dbcollection
         self.timeparanoid = timeparanoid
-        self._maxoffset = maxoffset
-        self._uuid = _lib.me_locker_uuid(ptr).decode()
-        self._host = _lib.me_locker_host(ptr).decode()
-        self._pid = int(_lib.me_locker_pid(ptr))
+        self._ttl = ttl
+        self._closed = False
+        # Whether ts_expire was last set by touch() (a value read back from the
+        # database in the seed) rather than by acquire() (computed locally).
+        self._expire_from_touch = False
+        self.uuid = text(_lib.me_locker_uuid(p))
+        self.host = text(_lib.me_locker_host(p))
+        self.pid = int(_lib.me_locker_pid(p))
+        self.dbcollection = text(_lib.me_locker_dbcollection(p))
 
     # ---- identity ----
-
-    @property
-    def uuid(self) -> str:
-        """This locker's unique id (recorded as the holder in the lock document)."""
-        return self._uuid
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def pid(self) -> int:
-        return self._pid
 
     @property
     def ttl(self):
         """Lease length in seconds, as given."""
         return self._ttl
+
+    @property
+    def _maxoffset(self) -> float:
+        return float(_lib.me_locker_maxoffset(self._h.ptr))
 
     @property
     def collection(self):
@@ -125,19 +122,44 @@ class MongoLocker(Handle):
 
     @property
     def ts_expire(self) -> datetime | None:
-        """Expiry (aware UTC datetime) of this locker's latest acquisition or renewal; None before the first."""
-        with self._use() as ptr:
-            ms = ctypes.c_int64()
-            if not _lib.me_locker_ts_expire(ptr, ctypes.byref(ms)):
-                return None
-            return from_ms(ms.value)
+        """Expiry of this locker's latest acquisition or renewal; None before the first."""
+        ms = c_int64()
+        if not _lib.me_locker_ts_expire(self._h.ptr, byref(ms)):
+            return None
+        return stored_dt(ms.value, self.database) if self._expire_from_touch else now_dt(ms.value)
 
     @property
     def fence(self) -> int:
         """Fencing token of this locker's latest acquisition: strictly increasing per key
         across all holders; 0 before the first acquisition."""
-        with self._use() as ptr:
-            return int(_lib.me_locker_fence(ptr))
+        return int(_lib.me_locker_fence(self._h.ptr))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ---- the seed's private seams ----
+
+    @staticmethod
+    def _acquireretry(blocking, start, timeout, count):
+        """The seed's retry predicate: whether attempt number `count` (from 0)
+        of an acquire started at `start` (aware UTC) may run. The library runs
+        the retries; this is kept for code written for the seed."""
+        if not blocking:
+            if timeout:
+                raise ValueError("blocking=False is incompatible with a timeout")
+            return count == 0
+        if timeout is None:
+            return True
+        return datetime.now(tz=timezone.utc) - start <= timedelta(seconds=timeout)
+
+    def _verifytime(self):
+        """The clock check acquire() runs when timeparanoid; True, or TimeOffsetError.
+
+        The C ABI 0.2 has no call that runs the library's clock check alone,
+        so the check still runs inside me_locker_acquire (for a locker made
+        with timeparanoid) and this returns True."""
+        return True
 
     # ---- operations ----
 
@@ -146,7 +168,7 @@ class MongoLocker(Handle):
 
         Args:
             blocking: If True, wait until the lock is available. If False, raise LockExists immediately.
-            timeout: Maximum seconds to wait when blocking. None means wait forever (requires blocking=True).
+            timeout: Maximum seconds the call may take (round trips included). None means no limit.
             step: Seconds between retry attempts when blocking.
             force: If True, forcibly take the lock from any current holder.
 
@@ -157,91 +179,104 @@ class MongoLocker(Handle):
             LockExists: Lock is held and blocking=False.
             AcquireTimeout: Timed out waiting for the lock.
             TimeOffsetError: timeparanoid and the clock offset exceeds maxoffset.
+            ClosedError: close() was called before or during the call.
         """
-        if not blocking and timeout:
-            raise ValueError("blocking=False is incompatible with a timeout")
-        step_s = seconds("step", step, positive=False)
-        if step_s < 0:
-            raise ValueError("step must be >= 0")
-        deadline = None
-        if blocking and timeout is not None:
-            # As in the seed, a timeout of 0 or less still makes one attempt.
-            deadline = time.monotonic() + max(0.0, seconds("timeout", timeout, positive=False))
-        # A blocking wait is single attempts, each bounded by the time left (so
-        # a slow server cannot stretch the timeout), and waits of `step` here
-        # that close() from another thread cuts short (InvalidStateError): the
-        # native handle is never freed under a call.
-        while True:
-            left = _ffi.ME_NO_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                self._try_acquire(left, force)
-                return True
-            except LockExists:
-                if not blocking:
-                    raise
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise AcquireTimeout(f"acquire {self.key!r}: timeout reached, lock not acquired", _ffi.ME_ERR_ACQUIRE_TIMEOUT)
-            wait = step_s if deadline is None else min(step_s, deadline - now)
-            if self._closed_event.wait(max(wait, 0.001)):
-                raise self._closed_error(f"acquire {self.key!r}")
+        if self.timeparanoid:
+            self._verifytime()
+        p = self._h.use()
+        opts = _ffi.me_acquire_options()
+        _lib.me_acquire_options_init(byref(opts))
+        opts.blocking = bool(blocking)
+        if timeout is not None:
+            opts.has_timeout = True
+            opts.timeout = timeout
+        opts.step = step
+        opts.force = bool(force)
+        cancel = _lib.me_cancel_new()
+        opts.cancel = cancel
 
-    def _try_acquire(self, timeout: float, force) -> None:
-        with self._use() as ptr:
-            status = _lib.me_try_acquire(ptr, timeout, bool(force))
-            if status != _ffi.ME_OK:
-                raise error_for(status, f"acquire {self.key!r}")
+        def run():
+            err = c_void_p()
+            return _lib.me_locker_acquire(p, byref(opts), byref(err)), err
+
+        try:
+            status, err = interruptible(run, lambda: _lib.me_cancel_cancel(cancel))
+        finally:
+            _lib.me_cancel_free(cancel)
+        if status != _ffi.ME_OK:
+            raise take_error(status, err)
+        self._expire_from_touch = False
+        return True
 
     def release(self, force=False):
         """Release the lock. If force=True, release regardless of ownership."""
-        with self._use() as ptr:
-            check(_lib.me_release(ptr, bool(force)), f"release {self.key!r}")
+        call(_lib.me_locker_release, self._h.use(), bool(force), None, None)
 
     def touch(self):
         """Renew the lock's TTL. Returns the new expiration time, or None if the lock is not owned."""
-        with self._use() as ptr:
-            ms = ctypes.c_int64()
-            status = _lib.me_touch(ptr, ctypes.byref(ms))
-            if status == _ffi.ME_ERR_NOT_OWNED:
-                return None
-            check(status, f"touch {self.key!r}")
-            return from_ms(ms.value)
+        ms = c_int64()
+        err = c_void_p()
+        status = _lib.me_locker_touch(self._h.use(), None, byref(ms), byref(err))
+        if status == _ffi.ME_ERR_NOT_OWNED:
+            _lib.me_error_free(err)
+            return None
+        if status != _ffi.ME_OK:
+            raise take_error(status, err)
+        self._expire_from_touch = True
+        return stored_dt(ms.value, self.database)
 
     def locked(self) -> bool:
         """Return True if the lock is currently held by anyone."""
-        with self._use() as ptr:
-            out = ctypes.c_bool()
-            check(_lib.me_locked(ptr, ctypes.byref(out)), f"locked {self.key!r}")
-            return bool(out.value)
+        out = c_bool()
+        call(_lib.me_locker_locked, self._h.use(), None, byref(out))
+        return out.value
 
     def owned(self) -> bool:
         """Return True if the lock is currently held by this instance."""
-        with self._use() as ptr:
-            out = ctypes.c_bool()
-            check(_lib.me_owned(ptr, ctypes.byref(out)), f"owned {self.key!r}")
-            return bool(out.value)
+        out = c_bool()
+        call(_lib.me_locker_owned, self._h.use(), None, byref(out))
+        return out.value
 
     def get_current(self):
         """Return the current lock document, or None if no active lock.
 
-        Keys: _id (the key), locked, host, uuid, pid, ts_created, ts_expire (aware datetimes), fence."""
-        with self._use() as ptr:
-            return call_json(_lib.me_get_current, ptr, f"get_current {self.key!r}")
+        Keys: _id (the key), locked, host, uuid, pid, ts_created, ts_expire, fence."""
+        out = POINTER(_ffi.me_current_lock)()
+        call(_lib.me_locker_current, self._h.use(), None, byref(out))
+        if not out:
+            return None
+        try:
+            r = out.contents
+            return {
+                "_id": text(r.key),
+                "locked": bool(r.locked),
+                "host": text(r.host),
+                "uuid": text(r.uuid),
+                "pid": int(r.pid),
+                "ts_created": stored_dt(r.ts_created_ms, self.database),
+                "ts_expire": stored_dt(r.ts_expire_ms, self.database),
+                "fence": int(r.fence),
+            }
+        finally:
+            _lib.me_current_lock_free(out)
 
     @property
     def status(self) -> dict:
         """This locker's view: uuid, key, ttl, timestamp, host, pid, lock_owned,
-        lock_created, lock_expires (aware datetimes or None), fence (None unless owned)."""
-        with self._use() as ptr:
-            doc = call_json(_lib.me_locker_status, ptr, f"status {self.key!r}")
-        doc["ttl"] = self._ttl
-        return doc
+        lock_created, lock_expires (None unless owned), fence (None unless owned)."""
+        out = POINTER(_ffi.me_lock_status)()
+        call(_lib.me_locker_status, self._h.use(), None, byref(out))
+        try:
+            return _lock_status(out.contents, self.key, self._ttl, self.database)
+        finally:
+            _lib.me_lock_status_free(out)
 
     def close(self) -> None:
-        """Release the lock if held and free the native locker. Idempotent; a
-        locker belonging to an elector (elector.mlock) is not closed."""
-        if self._owned:
-            self._close_handle()
+        """Ends every call waiting on this locker (they raise ClosedError), then
+        releases the lock if held. Idempotent; later calls raise ClosedError.
+        (An elector's mlock cannot be closed: InvalidStateError.)"""
+        call(_lib.me_locker_close, self._h.use())
+        self._closed = True
 
     # ---- protocol ----
 
@@ -254,9 +289,9 @@ class MongoLocker(Handle):
         return False
 
     def __repr__(self):
-        state = "closed" if self.closed else f"fence={self.fence}"
-        return f"MongoLocker(key={self.key!r}, uuid={self.uuid!r}, host={self.host!r}, {state})"
+        try:
+            owned = "closed" if self._closed else self.owned()
+        except MongoElectorError:
+            owned = "?"
+        return f"MongoLocker(key={self.key!r}, uuid={self.uuid!r}, host={self.host!r}, owned={owned})"
 
-
-# Re-exported here too, as the seed's module layout had them.
-_ = (LockExists, AcquireTimeout, TimeOffsetError, NotOwnedError)

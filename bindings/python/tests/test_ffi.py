@@ -83,12 +83,20 @@ def test_status_names_and_error_classes():
 
     assert _ffi.status_name(_ffi.ME_ERR_LOCK_EXISTS) == "ME_ERR_LOCK_EXISTS"
     assert _ffi.status_name(12345) == "ME_UNKNOWN"
-    assert isinstance(errors.error_for(_ffi.ME_ERR_ACQUIRE_TIMEOUT), errors.AcquireTimeout)
-    assert isinstance(errors.error_for(_ffi.ME_ERR_INVALID_ARGUMENT), ValueError)
-    assert isinstance(errors.error_for(_ffi.ME_ERR_INVALID_STATE), RuntimeError)
+    # Every status has its class; none is left to the base class.
+    names = re.findall(r"^\s*(ME_\w+) = (\d+),", HEADER.read_text(), flags=re.M)
+    assert len(names) == 11, names
+    for name, value in names:
+        assert getattr(_ffi, name) == int(value), name
+        if name != "ME_OK":
+            assert errors._BY_STATUS[int(value)].status == int(value), name
+    assert issubclass(errors.AcquireTimeout, errors.MongoElectorError)
+    assert issubclass(errors.InvalidArgumentError, ValueError)
+    assert issubclass(errors.InvalidStateError, RuntimeError)
+    assert issubclass(errors.ClosedError, errors.InvalidStateError)
     from pymongo.errors import PyMongoError
 
-    assert isinstance(errors.error_for(_ffi.ME_ERR_DATABASE), PyMongoError)
+    assert issubclass(errors.DatabaseError, PyMongoError)
 
 
 def _run_import(env_extra: dict, cwd: Path, pkg_parent: Path) -> subprocess.CompletedProcess:
