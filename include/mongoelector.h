@@ -810,19 +810,20 @@ enum me_status me_locker_status(const struct me_locker *locker,
 
 /**
  * Runs the clock check that `timeparanoid` lockers run before acquiring,
- * whatever this locker's `timeparanoid` says: this host's clock against the
- * server's, within `maxoffset` (a good result is cached per client). For
- * bindings that expose the check on its own (Python's `_verifytime`).
- * Blocks for up to two round trips. Thread-safe.
- * Errors: ME_ERR_TIME_OFFSET, ME_ERR_CANCELLED, ME_ERR_CLOSED,
- * ME_ERR_DATABASE, ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
+ * whatever this locker's `timeparanoid` says, within `opts`' timeout and
+ * cancellation as `me_locker_acquire(locker, opts)` would (NULL: the
+ * defaults): this host's clock against the server's, within `maxoffset` (a
+ * good result is cached per client). For bindings that expose the check on
+ * its own (Python's `_verifytime`). Blocks for up to two round trips.
+ * Thread-safe. Errors: ME_ERR_TIME_OFFSET, ME_ERR_ACQUIRE_TIMEOUT,
+ * ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE, ME_ERR_INVALID_STATE,
+ * ME_ERR_INVALID_ARGUMENT.
  *
  * # Safety
- * `locker` is NULL or a live handle; `cancel` NULL or a live token; `err`
- * NULL or writable.
+ * As for `me_locker_acquire`.
  */
 enum me_status me_locker_verify_time(const struct me_locker *locker,
-                                     const struct me_cancel *cancel,
+                                     const struct me_acquire_options *opts,
                                      struct me_error **err);
 
 /**

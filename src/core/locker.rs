@@ -273,13 +273,8 @@ impl MongoLocker {
 
     fn acquire_until(&self, opts: &AcquireOptions, deadline: Option<Instant>) -> Result<()> {
         // A database call cut short by the deadline is the caller's timeout.
-        let ran_out = |e: Error| match (&e, deadline) {
-            (Error::Database(_), Some(d)) if Instant::now() >= d => {
-                Error::AcquireTimeout(self.key.clone())
-            }
-            _ => e,
-        };
-        self.check_clock(deadline).map_err(ran_out)?;
+        let ran_out = self.ran_out(deadline);
+        self.check_clock(deadline).map_err(&ran_out)?;
         let intent = Intent::Acquire {
             force: opts.force,
             new_term: false,
@@ -287,7 +282,7 @@ impl MongoLocker {
         let mut warned_late = false;
         loop {
             let limit = self.op_limit(deadline);
-            match self.transition(intent, limit).map_err(ran_out)? {
+            match self.transition(intent, limit).map_err(&ran_out)? {
                 Outcome::Wrote(..) => return Ok(()),
                 Outcome::Held(head) if !opts.blocking => return Err(self.lock_exists(&head)),
                 Outcome::Held(_) => {
@@ -420,16 +415,16 @@ impl MongoLocker {
     }
 
     /// The clock check that `timeparanoid` runs before acquiring, on demand
-    /// (whatever `timeparanoid` says): `TimeOffset` when this host's clock is
-    /// more than `maxoffset` from the server's. A good check is cached per
-    /// client (see docs/design.md). For bindings that expose the check as a
-    /// seam of their own (the seed's `_verifytime`).
-    pub fn verify_time(&self, cancel: Option<&CancelToken>) -> Result<()> {
-        self.call(cancel, || {
-            let client = self.store.database().client();
-            client
-                .clock_check()
-                .verify(client, self.maxoffset, self.op_limit(None))
+    /// (whatever `timeparanoid` says), within the timeout and cancellation of
+    /// `opts` as that acquire would: `TimeOffset` when this host's clock is
+    /// more than `maxoffset` from the server's, `AcquireTimeout` when the
+    /// timeout ran out. A good check is cached per client (docs/design.md).
+    /// For bindings that expose the check as a seam of their own (the seed's
+    /// `_verifytime`).
+    pub fn verify_time(&self, opts: &AcquireOptions) -> Result<()> {
+        let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
+        self.call(opts.cancel.as_ref(), || {
+            self.verify_clock(deadline).map_err(self.ran_out(deadline))
         })
     }
 
@@ -531,10 +526,24 @@ impl MongoLocker {
         self.store.database().client().clock().now()
     }
 
+    /// A database call cut short by an acquire's deadline is its timeout.
+    fn ran_out(&self, deadline: Option<Instant>) -> impl Fn(Error) -> Error + '_ {
+        move |e: Error| match (&e, deadline) {
+            (Error::Database(_), Some(d)) if Instant::now() >= d => {
+                Error::AcquireTimeout(self.key.clone())
+            }
+            _ => e,
+        }
+    }
+
     pub(crate) fn check_clock(&self, deadline: Option<Instant>) -> Result<()> {
         if !self.timeparanoid {
             return Ok(());
         }
+        self.verify_clock(deadline)
+    }
+
+    fn verify_clock(&self, deadline: Option<Instant>) -> Result<()> {
         let client = self.store.database().client();
         client
             .clock_check()

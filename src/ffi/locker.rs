@@ -212,22 +212,27 @@ pub unsafe extern "C" fn me_locker_acquire(
     opts: *const me_acquire_options,
     err: *mut *mut me_error,
 ) -> me_status {
-    mutate(locker, err, |l| {
-        let options = match opts.as_ref() {
-            None => AcquireOptions::default(),
-            Some(o) => AcquireOptions {
-                blocking: o.blocking,
-                timeout: if o.has_timeout {
-                    Some(args::seconds(o.timeout, "opts->timeout", false)?)
-                } else {
-                    None
-                },
-                step: args::seconds(o.step, "opts->step", false)?,
-                force: o.force,
-                cancel: token(o.cancel),
-            },
-        };
-        l.acquire(options)
+    mutate(locker, err, |l| l.acquire(acquire_options(opts)?))
+}
+
+/// The core's options from C's (NULL: the defaults).
+///
+/// # Safety
+/// `opts` is NULL or valid, its `cancel` NULL or a live token.
+unsafe fn acquire_options(opts: *const me_acquire_options) -> Result<AcquireOptions> {
+    let Some(o) = opts.as_ref() else {
+        return Ok(AcquireOptions::default());
+    };
+    Ok(AcquireOptions {
+        blocking: o.blocking,
+        timeout: if o.has_timeout {
+            Some(args::seconds(o.timeout, "opts->timeout", false)?)
+        } else {
+            None
+        },
+        step: args::seconds(o.step, "opts->step", false)?,
+        force: o.force,
+        cancel: token(o.cancel),
     })
 }
 
@@ -375,24 +380,25 @@ pub unsafe extern "C" fn me_locker_status(
 }
 
 /// Runs the clock check that `timeparanoid` lockers run before acquiring,
-/// whatever this locker's `timeparanoid` says: this host's clock against the
-/// server's, within `maxoffset` (a good result is cached per client). For
-/// bindings that expose the check on its own (Python's `_verifytime`).
-/// Blocks for up to two round trips. Thread-safe.
-/// Errors: ME_ERR_TIME_OFFSET, ME_ERR_CANCELLED, ME_ERR_CLOSED,
-/// ME_ERR_DATABASE, ME_ERR_INVALID_STATE, ME_ERR_INVALID_ARGUMENT.
+/// whatever this locker's `timeparanoid` says, within `opts`' timeout and
+/// cancellation as `me_locker_acquire(locker, opts)` would (NULL: the
+/// defaults): this host's clock against the server's, within `maxoffset` (a
+/// good result is cached per client). For bindings that expose the check on
+/// its own (Python's `_verifytime`). Blocks for up to two round trips.
+/// Thread-safe. Errors: ME_ERR_TIME_OFFSET, ME_ERR_ACQUIRE_TIMEOUT,
+/// ME_ERR_CANCELLED, ME_ERR_CLOSED, ME_ERR_DATABASE, ME_ERR_INVALID_STATE,
+/// ME_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
-/// `locker` is NULL or a live handle; `cancel` NULL or a live token; `err`
-/// NULL or writable.
+/// As for `me_locker_acquire`.
 #[no_mangle]
 pub unsafe extern "C" fn me_locker_verify_time(
     locker: *const me_locker,
-    cancel: *const me_cancel,
+    opts: *const me_acquire_options,
     err: *mut *mut me_error,
 ) -> me_status {
     handles::call_with(locker, "locker", err, |h| {
-        h.locker.verify_time(token(cancel).as_ref())
+        h.locker.verify_time(&acquire_options(opts)?)
     })
 }
 

@@ -253,6 +253,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_locker_ttl": (c_double, [_H]),
     "me_locker_maxoffset": (c_double, [_H]),
     "me_locker_timeparanoid": (c_bool, [_H]),
+    "me_locker_verify_time": (_S, [_H, POINTER(me_acquire_options), _E]),
     "me_set_log_callback": (None, [ME_LOG_CALLBACK, c_int, c_void_p]),
     "me_current_lock_free": (None, [POINTER(me_current_lock)]),
     "me_lock_status_free": (None, [POINTER(me_lock_status)]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from ctypes import POINTER, byref, c_bool, c_int64, c_void_p
 from datetime import datetime, timedelta, timezone
 
@@ -39,6 +41,10 @@ def _lock_status(r: _ffi.me_lock_status, key, ttl, db) -> dict:
     }
 
 
+# The options of the acquire under way on this thread, for _verifytime().
+_acquiring = threading.local()
+
+
 class MongoLocker:
     """Distributed lock backed by MongoDB.
 
@@ -66,8 +72,9 @@ class MongoLocker:
             opts.ttl = ttl
         except TypeError:  # the seed's error for a ttl that is not a number
             raise ValueError("ttl must be a positive number (seconds)") from None
-        # Meanwhile inside the library: see _verifytime.
-        opts.timeparanoid = bool(timeparanoid)
+        # The check runs through the _verifytime seam (patchable, as in the
+        # seed), never a second time inside me_locker_acquire.
+        opts.timeparanoid = False
         opts.maxoffset = maxoffset
         key_c = c_text("key", key)
         db_name_c = c_text("database name", db_name)
@@ -156,9 +163,11 @@ class MongoLocker:
     def _verifytime(self):
         """The clock check acquire() runs when timeparanoid; True, or TimeOffsetError.
 
-        The C ABI 0.2 has no call that runs the library's clock check alone,
-        so the check still runs inside me_locker_acquire (for a locker made
-        with timeparanoid) and this returns True."""
+        The library's check: this host's clock against the server's, within
+        maxoffset, a good result cached per client for ten minutes. Inside
+        acquire() it keeps to that call's timeout and cancellation."""
+        opts = getattr(_acquiring, "opts", None)
+        call(_lib.me_locker_verify_time, self._h.use(), byref(opts) if opts is not None else None)
         return True
 
     # ---- operations ----
@@ -181,8 +190,6 @@ class MongoLocker:
             TimeOffsetError: timeparanoid and the clock offset exceeds maxoffset.
             ClosedError: close() was called before or during the call.
         """
-        if self.timeparanoid:
-            self._verifytime()
         p = self._h.use()
         opts = _ffi.me_acquire_options()
         _lib.me_acquire_options_init(byref(opts))
@@ -194,6 +201,11 @@ class MongoLocker:
         opts.force = bool(force)
         cancel = _lib.me_cancel_new()
         opts.cancel = cancel
+        try:
+            self._check_clock(opts)
+        except BaseException:
+            _lib.me_cancel_free(cancel)
+            raise
 
         def run():
             err = c_void_p()
@@ -207,6 +219,20 @@ class MongoLocker:
             raise take_error(status, err)
         self._expire_from_touch = False
         return True
+
+    def _check_clock(self, opts) -> None:
+        """The seed's `_verifytime()` seam, as acquire() calls it, within the
+        acquire's options; what it used of the timeout is taken off the rest."""
+        if not self.timeparanoid:
+            return
+        started = time.monotonic()
+        _acquiring.opts = opts
+        try:
+            self._verifytime()
+        finally:
+            _acquiring.opts = None
+        if opts.has_timeout:
+            opts.timeout = max(0.0, opts.timeout - (time.monotonic() - started))
 
     def release(self, force=False):
         """Release the lock. If force=True, release regardless of ownership."""

@@ -99,7 +99,8 @@ def test_start_stop_and_failover_between_two_electors(db):
     assert not e1.running and not e1.is_leader
     assert r1.names().count("leader") == 1 and r1.names()[-1] == "loss"
     wait_for(lambda: e2.is_leader, what="failover to e2")
-    assert r2.names() == ["leader"]
+    # on_leader fires on the elector's thread right after the transition.
+    wait_for(lambda: r2.names() == ["leader"], what="e2's on_leader")
     cd = e2.cluster_detail
     assert set(cd) == {"member_detail", "leader", "timestamp"} and aware(cd["timestamp"])
     assert cd["leader"]["uuid"] == e2.mlock.uuid and cd["leader"]["process_id"] == e2.mlock.pid
