@@ -13,7 +13,7 @@ use super::identity;
 use super::log::log_at;
 use super::record::{Holder, Record};
 use super::status::{CurrentLock, LockStatus};
-use super::store::{Insert, Store};
+use super::store::{hint_bucket, Insert, Start, Store};
 
 /// Old generations are deleted only once they are this old, and a decision
 /// older than half of it is verified before it is trusted (docs/design.md).
@@ -123,6 +123,11 @@ struct Known {
 #[derive(Default)]
 struct State {
     known: Option<Known>,
+    /// The newest head we read or wrote, where point reads for the next head
+    /// begin; kept when `known` is forgotten (it stays a true start).
+    start: Option<Start>,
+    /// The hint bucket of our latest hint.
+    hinted: i64,
     /// Expiry and fence of this locker's latest acquisition or renewal.
     ts_expire: Option<SystemTime>,
     fence: i64,
@@ -514,10 +519,23 @@ impl MongoLocker {
     /// Reads the head and remembers it for the next transition.
     pub(crate) fn read_head(&self, limit: Duration) -> Result<Option<Record>> {
         let sent = Instant::now();
-        let head = self.store.head(&self.key, limit)?;
+        let head = self.fetch_head(limit)?;
         self.state().known = Some(Known {
             head: head.clone(),
             basis: sent,
+        });
+        Ok(head)
+    }
+
+    /// Reads the head, by point reads from our latest start when it is fresh,
+    /// and keeps the answer as the next start.
+    fn fetch_head(&self, limit: Duration) -> Result<Option<Record>> {
+        let at = self.now();
+        let start = self.state().start.clone();
+        let head = self.store.head(&self.key, start.as_ref(), limit)?;
+        self.state().start = Some(Start {
+            head: head.clone(),
+            at,
         });
         Ok(head)
     }
@@ -569,7 +587,7 @@ impl MongoLocker {
                 Some(k) => (k.head, k.basis),
                 None => {
                     let sent = Instant::now();
-                    (self.store.head(&self.key, left())?, sent)
+                    (self.fetch_head(left())?, sent)
                 }
             };
             let decided = Instant::now();
@@ -658,22 +676,37 @@ impl MongoLocker {
     /// After a slow decision: is our generation still the head? (It might have
     /// landed in a slot freed by collection; then a newer head exists.)
     fn still_head(&self, rec: &Record, limit: Duration) -> Result<bool> {
-        let head = self.store.head(&self.key, limit)?;
+        // Not from our own start: it is older than the decision, so not fresh.
+        let head = self.store.head(&self.key, None, limit)?;
         Ok(head.is_some_and(|h| h.gen == rec.gen))
     }
 
     fn record_win(&self, rec: &Record, sent: Instant) {
-        {
+        let bucket = hint_bucket(rec.ts_written.to_system_time());
+        let new_bucket = {
             let mut st = self.state();
             st.known = Some(Known {
                 head: Some(rec.clone()),
                 basis: sent,
             });
+            // Later generations are decided after ours, hence after its ts_written.
+            st.start = Some(Start {
+                head: Some(rec.clone()),
+                at: rec.ts_written.to_system_time(),
+            });
+            let new_bucket = st.hinted != bucket;
+            st.hinted = bucket;
             st.holding = rec.locked;
             st.uncertain = false;
             if rec.locked {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
                 st.fence = rec.fence;
+            }
+            new_bucket
+        };
+        if new_bucket {
+            if let Err(e) = self.store.write_hint(rec, self.op_limit(None)) {
+                log_at!(Debug, "writing the hint of {}: {e}", shown(&self.key));
             }
         }
         if rec.gen % COLLECT_EVERY == 0 {

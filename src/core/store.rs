@@ -1,7 +1,11 @@
 //! The database operations of a lock: read the head, insert a generation,
 //! collect old generations. Every call is bounded in time.
+//!
+//! FerretDB v1 serves only `_id` equality from an index (docs/ferretdb-pushdown.md),
+//! so the head is found by point reads of `_id`s, forward from a generation known
+//! to have been the head recently (docs/design.md, "Finding the head").
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -10,11 +14,37 @@ use mongodb::{Collection, IndexModel};
 
 use super::client::Database;
 use super::error::Result;
+use super::locker::GRACE;
 use super::log::log_at;
-use super::record::Record;
+use super::record::{hint_id, record_id, Record};
 use super::runtime;
 
 const INDEX_NAME: &str = "mongoelector_key_gen";
+/// A start is trusted for point reads this long after it was the head: every
+/// later generation is younger than this, so none of them can be collected yet.
+const FRESH: Duration = Duration::from_secs(GRACE.as_secs() / 2);
+/// Point reads before the hint is consulted again (it may be further ahead).
+const PROBES_PER_HINT: u32 = 8;
+/// Hints are kept per time bucket of this length, so the two newest buckets
+/// hold every hint young enough to be fresh.
+const HINT_BUCKET: Duration = Duration::from_secs(FRESH.as_secs() / 2);
+
+/// The hint bucket of wall time `t`.
+pub(crate) fn hint_bucket(t: SystemTime) -> i64 {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    (secs / HINT_BUCKET.as_secs()) as i64
+}
+
+/// A generation that was the head at wall time `at` (`head: None`: the key had
+/// no generation then). Every later generation was decided after `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Start {
+    pub head: Option<Record>,
+    pub at: SystemTime,
+}
 
 /// The lock collection of one locker.
 pub(crate) struct Store {
@@ -46,11 +76,110 @@ impl Store {
         self.coll.name()
     }
 
-    /// The newest generation of `key`, if any.
-    pub fn head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
-        let limit = self.ensure_index(limit)?;
+    /// The newest generation of `key`, if any. From a fresh `start` (or the
+    /// key's hint) by point reads; otherwise, or when the reads outlast the
+    /// start's freshness, by the `{key, gen}` query, which may scan.
+    pub fn head(
+        &self,
+        key: &str,
+        start: Option<&Start>,
+        limit: Duration,
+    ) -> Result<Option<Record>> {
+        let end = Instant::now() + self.ensure_index(limit)?;
+        let left = || end.saturating_duration_since(Instant::now());
+        let start = match start.filter(|s| self.fresh(s.at)) {
+            Some(s) => Some(s.clone()),
+            None => self.hint(key, left())?,
+        };
+        if let Some(start) = start {
+            if let Some(head) = self.probe(key, start, &left)? {
+                return Ok(head);
+            }
+        }
+        self.scan_head(key, left())
+    }
+
+    /// The head, by point reads of the generations after `start`; `None` when
+    /// `start` stopped being fresh before the last read was answered.
+    fn probe(
+        &self,
+        key: &str,
+        mut start: Start,
+        left: &impl Fn() -> Duration,
+    ) -> Result<Option<Option<Record>>> {
+        let mut probes = 0;
+        loop {
+            let next = start.head.as_ref().map_or(1, |h| h.gen + 1);
+            match self.by_gen(key, next, left())? {
+                Some(rec) => start.head = Some(rec),
+                None if self.fresh(start.at) => return Ok(Some(start.head)),
+                None => return Ok(None),
+            }
+            probes += 1;
+            if probes % PROBES_PER_HINT == 0 {
+                if let Some(h) = self.hint(key, left())? {
+                    if h.head.as_ref().map(|r| r.gen) > start.head.as_ref().map(|r| r.gen) {
+                        start = h;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The newest fresh hint of `key` as a start (a point read per bucket).
+    fn hint(&self, key: &str, limit: Duration) -> Result<Option<Start>> {
+        let end = Instant::now() + limit;
+        let left = || end.saturating_duration_since(Instant::now());
+        let now = hint_bucket(self.db.client().clock().now());
+        for bucket in [now, now - 1] {
+            let Some(d) = self.find_one(doc! {"_id": hint_id(key, bucket)}, left())? else {
+                continue;
+            };
+            let (Ok(gen), Ok(at)) = (d.get_i64("head_gen"), d.get_datetime("head_at")) else {
+                continue;
+            };
+            let at = at.to_system_time();
+            if self.fresh(at) {
+                return Ok(self.by_gen(key, gen, left())?.map(|rec| Start {
+                    head: Some(rec),
+                    at,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records `rec`, a generation that just won, as the hint of the current
+    /// time bucket, unless one exists (then that one stands: it is as good).
+    /// Only inserts: FerretDB updates and deletes scan the collection.
+    pub fn write_hint(&self, rec: &Record, limit: Duration) -> Result<()> {
         let client = self.db.client();
-        let docs = runtime::run(limit, "reading the lock", async {
+        let bucket = hint_bucket(rec.ts_written.to_system_time());
+        let hint = doc! {
+            "_id": hint_id(&rec.key, bucket),
+            "head_of": &rec.key,
+            "head_gen": rec.gen,
+            "head_at": rec.ts_written,
+        };
+        runtime::run(limit, "writing the lock hint", async {
+            match self.coll.insert_one(hint).await {
+                Err(e) if !is_duplicate_key(&e) => Err(client.db_error(e)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// Generation `gen` of `key`, by its `_id`.
+    fn by_gen(&self, key: &str, gen: i64, limit: Duration) -> Result<Option<Record>> {
+        let d = self.find_one(doc! {"_id": record_id(key, gen)}, limit)?;
+        d.map(|d| self.record(&d)).transpose()
+    }
+
+    /// The head by the `{key, gen}` query: right whatever the state of the
+    /// hint, but a collection scan on FerretDB.
+    fn scan_head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
+        let client = self.db.client();
+        let d = runtime::run(limit, "reading the lock", async {
             let mut cursor = self
                 .coll
                 .find(doc! {"key": key, "gen": {"$gte": 1_i64}})
@@ -58,8 +187,7 @@ impl Store {
                 .limit(1)
                 .await
                 .map_err(|e| client.db_error(e))?;
-            let has = cursor.advance().await.map_err(|e| client.db_error(e))?;
-            if !has {
+            if !cursor.advance().await.map_err(|e| client.db_error(e))? {
                 return Ok(None);
             }
             let raw = cursor
@@ -67,12 +195,31 @@ impl Store {
                 .map_err(|e| client.db_error(e))?;
             Ok(Some(raw))
         })?;
-        match docs {
-            None => Ok(None),
-            Some(d) => Record::from_document(&d).map(Some).ok_or_else(|| {
-                client.db_error(format!("malformed lock document {:?}", d.get("_id")))
-            }),
-        }
+        d.map(|d| self.record(&d)).transpose()
+    }
+
+    fn find_one(&self, filter: Document, limit: Duration) -> Result<Option<Document>> {
+        let client = self.db.client();
+        runtime::run(limit, "reading the lock", async {
+            self.coll
+                .find_one(filter)
+                .await
+                .map_err(|e| client.db_error(e))
+        })
+    }
+
+    fn record(&self, d: &Document) -> Result<Record> {
+        Record::from_document(d).ok_or_else(|| {
+            self.db
+                .client()
+                .db_error(format!("malformed lock document {:?}", d.get("_id")))
+        })
+    }
+
+    /// Whether a start observed at `at` is still fresh by this host's clock.
+    fn fresh(&self, at: SystemTime) -> bool {
+        let now = self.db.client().clock().now();
+        now.duration_since(at).map_or(true, |age| age < FRESH)
     }
 
     /// Inserts `rec`; `Lost` when its generation already exists.
@@ -88,9 +235,10 @@ impl Store {
         })
     }
 
-    /// Deletes generations of `key` below `below_gen` written before `before`.
-    /// The head is never among them, and documents are immutable, so this
-    /// cannot race with a decision: see docs/design.md ("Collecting old generations").
+    /// Deletes generations of `key` below `below_gen`, and its hints, written
+    /// before `before`. The head is never among them, and documents are
+    /// immutable, so this cannot race with a decision: see docs/design.md
+    /// ("Collecting old generations"). One `delete`: FerretDB scans for any filter.
     pub fn collect(
         &self,
         key: &str,
@@ -100,8 +248,10 @@ impl Store {
     ) -> Result<u64> {
         let client = self.db.client();
         runtime::run(limit, "collecting old lock generations", async {
-            let filter =
-                doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
+            let filter = doc! {"$or": [
+                {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
+                {"head_of": key, "head_at": {"$lt": before}},
+            ]};
             let res = self
                 .coll
                 .delete_many(filter)
