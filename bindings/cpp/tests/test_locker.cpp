@@ -2,6 +2,10 @@
 // standard lock adaptors and move semantics.
 #include "common.hpp"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -618,4 +622,56 @@ TEST_F(LockerTest, RecordsMatchTheServersDocuments) {
     doc = metest::server_lock_doc(metest::uri(), db, "cpp_records", "records");
     EXPECT_EQ(doc["locked"], "false");
     EXPECT_FALSE(other.current().has_value());
+}
+
+// ---- fork: C++ follows the C rules ----
+
+TEST_F(LockerTest, ForkChildUsesTheClientButNotInheritedLockers) {
+    auto inherited = std::make_unique<Locker>(client, db, "fork", short_ttl());
+    inherited->acquire();
+    const auto fence = inherited->fence();
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // The child: exit codes name the first check that failed.
+        int rc = 0;
+        try {
+            try {
+                (void)inherited->owned();
+                rc = 10;
+            } catch (const InvalidState&) {
+            }
+            try {
+                inherited->release();
+                if (rc == 0) rc = 11;
+            } catch (const InvalidState&) {
+            }
+            inherited.reset();  // close fails (logged), free is safe; nothing released
+            Locker own(client, db, "fork-child", short_ttl());
+            own.acquire();
+            if (rc == 0 && !own.owned()) rc = 12;
+            Locker probe(client, db, "fork", short_ttl());
+            if (rc == 0 && !probe.locked()) rc = 13;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: %s\n", e.what());
+            if (rc == 0) rc = 14;
+        }
+        ::_exit(rc);
+    }
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    pid_t done = 0;
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    if (done == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL() << "the child did not exit within 60 s";
+    }
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_TRUE(inherited->owned()) << "the child released the parent's lock";
+    EXPECT_EQ(inherited->fence(), fence);
+    Locker probe(client, db, "fork-child", short_ttl());
+    EXPECT_FALSE(probe.locked()) << "the child's own locker did not release on destruction";
 }
