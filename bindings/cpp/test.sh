@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the C++ binding (run by `make test`): configure target/cpp-build with
-# Ninja, build (warnings are errors), ctest; then the same suite once more under
-# AddressSanitizer + UBSan in target/cpp-build-asan.
+# Ninja, build the suite as C++17 and as C++20 (warnings are errors), ctest;
+# then the same once more under AddressSanitizer + UBSan in target/cpp-build-asan.
 # Uses MONGOELECTOR_TEST_URI, or starts (and stops) its own test server.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,47 +1,69 @@
-// mongoelector.hpp: header-only C++17 wrapper over the mongoelector C ABI
-// (include/mongoelector.h, libmongoelector).
+// mongoelector.hpp: header-only C++17 wrapper over the mongoelector C ABI 0.2
+// (include/mongoelector.h, libmongoelector). It maps the C calls to C++
+// idioms and nothing more: defaults, validation and every loop live in the
+// library.
 //
-//   * Client, Locker and LeaderElector are move-only RAII handles. A moved-from
-//     object is inert: its destructor does nothing, `explicit operator bool`
-//     is false, and every other method throws InvalidState.
+//   * Client, Locker, LeaderElector and CancelToken are move-only RAII
+//     handles. A moved-from object is empty: `explicit operator bool` is
+//     false, its destructor does nothing, and every other method throws
+//     InvalidState.
+//   * close() shuts a Locker/LeaderElector down (me_*_close: wakes waiting
+//     calls, which throw Closed, then releases the lock or leadership). The
+//     destructor closes (a failure is logged), then frees: RAII is explicit
+//     ownership, so leaving the scope gives the lock up.
 //   * Every failing C call becomes an exception derived from
-//     mongoelector::Error (itself a std::runtime_error) carrying the me_status.
-//   * Locker models the standard Lockable and TimedLockable requirements, so
-//     std::lock_guard, std::unique_lock, std::scoped_lock and std::lock work.
-//   * LeaderElector takes std::function<void()> callbacks. They run on the
-//     elector's own thread (or on the caller's thread for the on_leader_loss
-//     caused by the caller's own stop()/release()/destruction). An exception
-//     thrown by a callback is caught at the C boundary and logged (see
-//     set_log_handler); it never unwinds through C.
+//     mongoelector::Error (a std::runtime_error) carrying the me_status and
+//     the library's message (from the call's me_error).
+//   * Every duration is a std::chrono duration (Seconds converts from any),
+//     every instant a std::chrono::system_clock::time_point, every missing
+//     value a std::nullopt. Options are std::optional: what is unset keeps
+//     the library's default (the me_*_options_init value).
+//   * Locker models Lockable and TimedLockable (std::lock_guard,
+//     std::unique_lock, std::scoped_lock, std::lock work). try_lock() makes
+//     ONE attempt bounded by kTryLockBound (1 s), so it never blocks for the
+//     library's 5-30 s call limit on a hung server; try_lock_for(d) and
+//     try_lock_until(t) bound the whole call by d; lock() waits without limit.
+//   * Calls that talk to the database take a trailing `const Cancel&`: none,
+//     a CancelToken (C++17 and later), or, in C++20, a std::stop_token
+//     (a std::stop_callback cancels the call's me_cancel). A cancelled call
+//     throws Cancelled within milliseconds.
+//   * LeaderElector takes std::function<void()> callbacks, boxed on the heap
+//     and freed by the library's user_data_free. An exception thrown by a
+//     callback is caught at the C boundary and logged (see set_log_handler).
 //
-// Thread safety: every method of Client, Locker and LeaderElector may be called
-// from several threads at once, except that destroying or move-assigning an
-// object must not race other calls on it (the C ABI's *_free rule). As in C,
-// a Locker may be destroyed while other threads wait inside its acquire(),
-// lock() or try_lock_for(): those calls then throw InvalidState promptly.
+// Thread safety: every method may be called from several threads at once,
+// except that destroying or move-assigning an object must not race a call
+// that is starting on it (the C ABI's *_free rule). close() may race
+// anything: calls waiting on the handle throw Closed.
 //
-// Only this header and the C header are needed; no JSON or other dependency.
+// Fork: as in C. A Client inherited through fork works in the child; a
+// Locker or LeaderElector inherited through fork throws InvalidState from
+// every call and never acts for the parent (its destructor releases nothing).
 #ifndef MONGOELECTOR_HPP
 #define MONGOELECTOR_HPP
 
 #include <mongoelector.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
+#if __cplusplus >= 202002L && __has_include(<stop_token>)
+#include <stop_token>
+#endif
+
+#if __cplusplus >= 202002L && defined(__cpp_lib_jthread)
+#define MONGOELECTOR_HAS_STOP_TOKEN 1
+#else
+#define MONGOELECTOR_HAS_STOP_TOKEN 0
+#endif
 
 namespace mongoelector {
 
@@ -51,6 +73,9 @@ using TimePoint = std::chrono::system_clock::time_point;
 /// std::chrono::duration converts to it implicitly.
 using Seconds = std::chrono::duration<double>;
 
+/// The bound of try_lock()'s one attempt, its round trips included.
+constexpr std::chrono::seconds kTryLockBound{1};
+
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
@@ -58,8 +83,7 @@ using Seconds = std::chrono::duration<double>;
 /// Base of every exception this header throws; carries the C status code.
 class Error : public std::runtime_error {
 public:
-    Error(me_status status, const std::string& message)
-        : std::runtime_error(message), status_(status) {}
+    Error(me_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
     /// The C ABI status of the failure.
     me_status status() const noexcept { return status_; }
     /// The status as a name, e.g. "ME_ERR_LOCK_EXISTS".
@@ -69,48 +93,35 @@ private:
     me_status status_;
 };
 
-/// NULL/empty/bad argument (ME_ERR_INVALID_ARGUMENT).
-class InvalidArgument : public Error {
-public:
-    explicit InvalidArgument(const std::string& m) : Error(ME_ERR_INVALID_ARGUMENT, m) {}
-};
-/// Non-blocking acquire found the lock held (ME_ERR_LOCK_EXISTS).
-class LockExists : public Error {
-public:
-    explicit LockExists(const std::string& m) : Error(ME_ERR_LOCK_EXISTS, m) {}
-};
-/// Blocking acquire ran out of time (ME_ERR_ACQUIRE_TIMEOUT).
-class AcquireTimeout : public Error {
-public:
-    explicit AcquireTimeout(const std::string& m) : Error(ME_ERR_ACQUIRE_TIMEOUT, m) {}
-};
-/// Host clock differs from the server's by more than maxoffset (ME_ERR_TIME_OFFSET).
-class TimeOffsetError : public Error {
-public:
-    explicit TimeOffsetError(const std::string& m) : Error(ME_ERR_TIME_OFFSET, m) {}
-};
+#define MONGOELECTOR_ERROR_CLASS(name, status)                                \
+    class name : public Error {                                               \
+    public:                                                                   \
+        explicit name(const std::string& m) : Error(status, m) {}             \
+    }
+
+/// NULL/empty/bad argument or option (ME_ERR_INVALID_ARGUMENT).
+MONGOELECTOR_ERROR_CLASS(InvalidArgument, ME_ERR_INVALID_ARGUMENT);
+/// A non-blocking acquire found the lock held (ME_ERR_LOCK_EXISTS).
+MONGOELECTOR_ERROR_CLASS(LockExists, ME_ERR_LOCK_EXISTS);
+/// An acquire ran out of its timeout (ME_ERR_ACQUIRE_TIMEOUT).
+MONGOELECTOR_ERROR_CLASS(AcquireTimeout, ME_ERR_ACQUIRE_TIMEOUT);
+/// The host clock differs from the server's by more than maxoffset (ME_ERR_TIME_OFFSET).
+MONGOELECTOR_ERROR_CLASS(TimeOffsetError, ME_ERR_TIME_OFFSET);
 /// Renewal of a lock this locker does not hold (ME_ERR_NOT_OWNED).
-class NotOwned : public Error {
-public:
-    explicit NotOwned(const std::string& m) : Error(ME_ERR_NOT_OWNED, m) {}
-};
+MONGOELECTOR_ERROR_CLASS(NotOwned, ME_ERR_NOT_OWNED);
 /// Driver or server failure: connection, auth, timeout, write error (ME_ERR_DATABASE).
-class DatabaseError : public Error {
-public:
-    explicit DatabaseError(const std::string& m) : Error(ME_ERR_DATABASE, m) {}
-};
-/// The object's state does not allow the call, e.g. start() on a running
-/// elector, or any use of a moved-from object (ME_ERR_INVALID_STATE).
-class InvalidState : public Error {
-public:
-    explicit InvalidState(const std::string& m) : Error(ME_ERR_INVALID_STATE, m) {}
-};
-/// A caught panic or a bug in the library, or output this header cannot
-/// decode (ME_ERR_INTERNAL).
-class InternalError : public Error {
-public:
-    explicit InternalError(const std::string& m) : Error(ME_ERR_INTERNAL, m) {}
-};
+MONGOELECTOR_ERROR_CLASS(DatabaseError, ME_ERR_DATABASE);
+/// The object's state does not allow the call: start() on a running elector,
+/// a handle inherited through fork, a moved-from object (ME_ERR_INVALID_STATE).
+MONGOELECTOR_ERROR_CLASS(InvalidState, ME_ERR_INVALID_STATE);
+/// The call's cancellation was requested (ME_ERR_CANCELLED).
+MONGOELECTOR_ERROR_CLASS(Cancelled, ME_ERR_CANCELLED);
+/// The handle was closed before or during the call (ME_ERR_CLOSED).
+MONGOELECTOR_ERROR_CLASS(Closed, ME_ERR_CLOSED);
+/// A bug in the library (ME_ERR_INTERNAL).
+MONGOELECTOR_ERROR_CLASS(InternalError, ME_ERR_INTERNAL);
+
+#undef MONGOELECTOR_ERROR_CLASS
 
 namespace detail {
 
@@ -124,51 +135,56 @@ namespace detail {
     case ME_ERR_NOT_OWNED: throw NotOwned(message);
     case ME_ERR_DATABASE: throw DatabaseError(message);
     case ME_ERR_INVALID_STATE: throw InvalidState(message);
+    case ME_ERR_CANCELLED: throw Cancelled(message);
+    case ME_ERR_CLOSED: throw Closed(message);
     case ME_ERR_INTERNAL: throw InternalError(message);
     default: throw Error(status, message);
     }
 }
 
-/// Throws for a failed call, with this thread's last error message (read at
-/// once, on the same thread, as the C ABI requires).
-inline void check(me_status status) {
-    if (status == ME_OK) return;
-    const char* msg = ::me_last_error_message();
-    std::string text = (msg != nullptr && *msg != '\0') ? std::string(msg)
-                                                        : std::string(::me_status_name(static_cast<int>(status)));
-    throw_error(status, text);
+struct ErrorDeleter {
+    void operator()(me_error* e) const noexcept { ::me_error_free(e); }
+};
+
+/// Calls `fn(args..., &err)` and throws the exception of its me_error on failure.
+template <class... P, class... A>
+inline void call(me_status (*fn)(P...), A&&... args) {
+    me_error* raw = nullptr;
+    me_status s = fn(std::forward<A>(args)..., &raw);
+    std::unique_ptr<me_error, ErrorDeleter> err(raw);
+    if (s == ME_OK) return;
+    me_status status = err ? ::me_error_status(err.get()) : s;
+    std::string message = err ? ::me_error_message(err.get()) : "";
+    if (message.empty()) message = ::me_status_name(static_cast<int>(status));
+    throw_error(status, message);
 }
 
 inline std::string str_or_empty(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
-
-/// Takes ownership of a char* returned through a char** out-parameter.
-struct CStringDeleter {
-    void operator()(char* s) const noexcept { ::me_string_free(s); }
-};
-using CString = std::unique_ptr<char, CStringDeleter>;
-
-inline double to_c_seconds(Seconds s) { return s.count(); }
+inline std::optional<std::string> opt_str(const char* s) {
+    return s != nullptr ? std::optional<std::string>(s) : std::nullopt;
+}
 
 /// `s` as a C string argument named `name`. A NUL inside would silently cut
-/// the string short in C (naming another key, database or server), so it is
-/// an InvalidArgument.
+/// the string short in C (naming another key, database or server).
 inline const char* c_string(const std::string& s, const char* name) {
     std::size_t nul = s.find('\0');
     if (nul != std::string::npos)
-        throw InvalidArgument(std::string("invalid argument: ") + name + " contains a NUL byte at offset " +
-                              std::to_string(nul) + " (a C string would end there)");
+        throw InvalidArgument(std::string(name) + " contains a NUL byte at offset " + std::to_string(nul) +
+                              " (a C string would end there)");
     return s.c_str();
 }
 
-/// Timeouts at least this long (about 31,700 years; e.g. hours::max()) are
-/// more than the library can count: try_lock_for waits without a timeout.
-constexpr double kLongestTimeout = 1e12;
+inline TimePoint from_unix_ms(std::int64_t ms) {
+    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
+}
 
 // ---- logging (process-wide) ----
 
+using LogFn = std::function<void(int, const std::string&)>;
+
 struct LogState {
     std::mutex mutex;
-    std::shared_ptr<const std::function<void(int, const std::string&)>> handler;
+    std::shared_ptr<const LogFn> handler;
 };
 
 /// Leaked on purpose: the C library may call the log trampoline from its own
@@ -178,14 +194,14 @@ inline LogState& log_state() {
     return *state;
 }
 
-inline std::shared_ptr<const std::function<void(int, const std::string&)>> current_log_handler() {
+inline std::shared_ptr<const LogFn> current_log_handler() {
     LogState& st = log_state();
     std::lock_guard<std::mutex> g(st.mutex);
     return st.handler;
 }
 
-/// Logs a message of this header (e.g. an exception from a user callback):
-/// to the handler from set_log_handler if there is one, else to stderr.
+/// Logs a message of this header (an exception from a user callback, a
+/// failed close in a destructor): to the set_log_handler handler, else stderr.
 inline void log(int level, const std::string& message) noexcept {
     try {
         auto h = current_log_handler();
@@ -200,383 +216,154 @@ inline void log(int level, const std::string& message) noexcept {
                  message.c_str());
 }
 
+extern "C" {
+/// C trampoline of the process-wide log callback.
+inline void mongoelector_cpp_log_trampoline(void* /*user_data*/, int level, const char* message) {
+    try {
+        auto h = current_log_handler();
+        if (h) (*h)(level, str_or_empty(message));
+    } catch (...) {
+        // Never unwind into C.
+    }
+}
+}  // extern "C"
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
-// Tiny JSON reader for the flat status objects the C ABI returns
+// Library-wide functions
 // ---------------------------------------------------------------------------
 
-namespace detail {
+/// The library's version, e.g. "0.2.0".
+inline std::string version() { return detail::str_or_empty(::me_version()); }
 
-/// A parsed JSON value. Objects keep their members in order.
-struct Json {
-    enum class Type { Null, Bool, Number, String, Array, Object };
-    Type type = Type::Null;
-    bool boolean = false;
-    double number = 0.0;
-    bool is_integer = false;  ///< a number without fraction or exponent that fits int64
-    std::int64_t integer = 0;
-    std::string string;
-    std::vector<Json> items;         ///< array elements, or object values
-    std::vector<std::string> keys;   ///< object keys (parallel to items)
+/// The name of a status code, e.g. "ME_ERR_LOCK_EXISTS" ("ME_UNKNOWN" for unknown values).
+inline std::string status_name(int status) { return detail::str_or_empty(::me_status_name(status)); }
 
-    bool is_null() const noexcept { return type == Type::Null; }
-    /// The member `key` of an object, or nullptr (also for non-objects).
-    const Json* find(std::string_view key) const noexcept {
-        if (type != Type::Object) return nullptr;
-        for (std::size_t i = 0; i < keys.size(); ++i)
-            if (keys[i] == key) return &items[i];
-        return nullptr;
+/// Log levels, numbered as in the C ABI.
+enum class LogLevel : int { Error = 1, Warn = 2, Info = 3, Debug = 4, Trace = 5 };
+
+/// A process-wide log handler. It may be called from several threads at once
+/// (the library's threads), so it must be thread-safe; it must not call
+/// set_log_handler or any other mongoelector function.
+using LogHandler = std::function<void(LogLevel, const std::string&)>;
+
+/// Routes the library's log messages up to `max_level`, and this header's own
+/// (exceptions thrown by elector callbacks, failures in destructors), to
+/// `handler`. An empty handler restores the default: warnings and errors to stderr.
+inline void set_log_handler(LogHandler handler, LogLevel max_level = LogLevel::Warn) {
+    detail::LogState& st = detail::log_state();
+    std::shared_ptr<const detail::LogFn> wrapped;
+    if (handler) {
+        wrapped = std::make_shared<const detail::LogFn>(
+            [h = std::move(handler)](int level, const std::string& msg) { h(static_cast<LogLevel>(level), msg); });
     }
-};
+    {
+        std::lock_guard<std::mutex> g(st.mutex);
+        st.handler = wrapped;
+    }
+    ::me_set_log_callback(wrapped ? &detail::mongoelector_cpp_log_trampoline : nullptr, static_cast<int>(max_level),
+                          nullptr);
+}
 
-class JsonParser {
+// ---------------------------------------------------------------------------
+// Cancellation
+// ---------------------------------------------------------------------------
+
+/// A cancellation token (me_cancel): pass it to calls (it converts to Cancel),
+/// cancel it from any thread, and every call given it throws Cancelled
+/// within milliseconds, as does every later call given it. Move-only; a
+/// moved-from token is empty (cancel() does nothing, is_cancelled() is false).
+class CancelToken {
 public:
-    explicit JsonParser(std::string_view text) : s_(text) {}
+    CancelToken() : c_(::me_cancel_new()) {}
+    CancelToken(CancelToken&&) noexcept = default;
+    CancelToken& operator=(CancelToken&&) noexcept = default;
+    CancelToken(const CancelToken&) = delete;
+    CancelToken& operator=(const CancelToken&) = delete;
+    /// Frees the token; calls still using it keep their own reference.
+    ~CancelToken() = default;
 
-    Json parse() {
-        Json v = value(0);
-        skip_ws();
-        if (pos_ != s_.size()) fail("trailing characters");
-        return v;
-    }
+    explicit operator bool() const noexcept { return static_cast<bool>(c_); }
+    /// Cancels: idempotent, thread-safe, never blocks.
+    void cancel() const noexcept { ::me_cancel_cancel(c_.get()); }
+    bool is_cancelled() const noexcept { return ::me_cancel_is_cancelled(c_.get()); }
+    /// Waits until cancelled or `timeout` passes; returns whether it was cancelled.
+    bool wait_for(Seconds timeout) const { return ::me_cancel_wait(handle(), timeout.count()); }
+    const me_cancel* capi() const noexcept { return c_.get(); }
 
 private:
-    std::string_view s_;
-    std::size_t pos_ = 0;
-
-    [[noreturn]] void fail(const char* what) const {
-        throw InternalError(std::string("malformed JSON from libmongoelector (") + what + " at offset " +
-                            std::to_string(pos_) + ")");
+    const me_cancel* handle() const {
+        if (!c_) throw InvalidState("use of a moved-from mongoelector::CancelToken");
+        return c_.get();
     }
-    void skip_ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-            ++pos_;
-    }
-    bool eat(char c) {
-        skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == c) {
-            ++pos_;
-            return true;
-        }
-        return false;
-    }
-    void expect_word(std::string_view w) {
-        if (s_.substr(pos_, w.size()) != w) fail("bad literal");
-        pos_ += w.size();
-    }
-    Json value(int depth) {
-        if (depth > 64) fail("nesting too deep");
-        skip_ws();
-        if (pos_ >= s_.size()) fail("unexpected end");
-        Json v;
-        char c = s_[pos_];
-        if (c == '{') {
-            ++pos_;
-            v.type = Json::Type::Object;
-            if (eat('}')) return v;
-            do {
-                skip_ws();
-                if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a key");
-                v.keys.push_back(string_body());
-                if (!eat(':')) fail("expected ':'");
-                v.items.push_back(value(depth + 1));
-            } while (eat(','));
-            if (!eat('}')) fail("expected '}'");
-        } else if (c == '[') {
-            ++pos_;
-            v.type = Json::Type::Array;
-            if (eat(']')) return v;
-            do {
-                v.items.push_back(value(depth + 1));
-            } while (eat(','));
-            if (!eat(']')) fail("expected ']'");
-        } else if (c == '"') {
-            v.type = Json::Type::String;
-            v.string = string_body();
-        } else if (c == 't') {
-            expect_word("true");
-            v.type = Json::Type::Bool;
-            v.boolean = true;
-        } else if (c == 'f') {
-            expect_word("false");
-            v.type = Json::Type::Bool;
-        } else if (c == 'n') {
-            expect_word("null");
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            number(v);
-        } else {
-            fail("unexpected character");
-        }
-        return v;
-    }
-    void number(Json& v) {
-        std::size_t start = pos_;
-        bool integral = true;
-        if (s_[pos_] == '-') ++pos_;
-        auto digits = [&] {
-            std::size_t d = pos_;
-            while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-            if (pos_ == d) fail("expected a digit");
-        };
-        digits();
-        if (pos_ < s_.size() && s_[pos_] == '.') {
-            integral = false;
-            ++pos_;
-            digits();
-        }
-        if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-            integral = false;
-            ++pos_;
-            if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-            digits();
-        }
-        std::string text(s_.substr(start, pos_ - start));
-        v.type = Json::Type::Number;
-        v.number = std::strtod(text.c_str(), nullptr);
-        if (integral) {
-            errno = 0;
-            char* end = nullptr;
-            long long n = std::strtoll(text.c_str(), &end, 10);
-            if (errno == 0 && end != nullptr && *end == '\0') {
-                v.is_integer = true;
-                v.integer = static_cast<std::int64_t>(n);
-            }
-        }
-    }
-    unsigned hex4() {
-        if (pos_ + 4 > s_.size()) fail("short \\u escape");
-        unsigned cp = 0;
-        for (int i = 0; i < 4; ++i) {
-            char h = s_[pos_++];
-            cp <<= 4;
-            if (h >= '0' && h <= '9') cp |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f') cp |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') cp |= static_cast<unsigned>(h - 'A' + 10);
-            else fail("bad \\u escape");
-        }
-        return cp;
-    }
-    static void put_utf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-    std::string string_body() {
-        ++pos_;  // opening quote
-        std::string out;
-        for (;;) {
-            if (pos_ >= s_.size()) fail("unterminated string");
-            char c = s_[pos_++];
-            if (c == '"') return out;
-            if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            if (pos_ >= s_.size()) fail("unterminated escape");
-            char e = s_[pos_++];
-            switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'u': {
-                unsigned cp = hex4();
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (pos_ + 2 > s_.size() || s_[pos_] != '\\' || s_[pos_ + 1] != 'u') fail("lone surrogate");
-                    pos_ += 2;
-                    unsigned lo = hex4();
-                    if (lo < 0xDC00 || lo > 0xDFFF) fail("bad surrogate pair");
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    fail("lone surrogate");
-                }
-                put_utf8(out, cp);
-                break;
-            }
-            default: fail("bad escape");
-            }
-        }
-    }
+    struct Deleter {
+        void operator()(me_cancel* c) const noexcept { ::me_cancel_free(c); }
+    };
+    std::unique_ptr<me_cancel, Deleter> c_;
 };
 
-inline Json parse_json(std::string_view text) { return JsonParser(text).parse(); }
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-inline std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-/// Parses an RFC 3339 timestamp ("2026-11-26T14:00:00.123Z", any number of
-/// fraction digits, "Z" or a "+hh:mm"/"-hh:mm" offset).
-inline TimePoint parse_rfc3339(std::string_view s) {
-    auto bad = [&]() -> InternalError {
-        return InternalError("malformed RFC 3339 time from libmongoelector: \"" + std::string(s) + "\"");
-    };
-    std::size_t p = 0;
-    auto num = [&](std::size_t n) -> int {
-        if (p + n > s.size()) throw bad();
-        int v = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            char c = s[p + i];
-            if (c < '0' || c > '9') throw bad();
-            v = v * 10 + (c - '0');
-        }
-        p += n;
-        return v;
-    };
-    auto lit = [&](char a, char b = '\0') {
-        if (p >= s.size() || (s[p] != a && (b == '\0' || s[p] != b))) throw bad();
-        ++p;
-    };
-    int year = num(4);
-    lit('-');
-    int month = num(2);
-    lit('-');
-    int day = num(2);
-    lit('T', 't');
-    int hour = num(2);
-    lit(':');
-    int minute = num(2);
-    lit(':');
-    int second = num(2);
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) throw bad();
-    std::int64_t nanos = 0;
-    if (p < s.size() && s[p] == '.') {
-        ++p;
-        std::size_t digits = 0;
-        while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-            if (digits < 9) nanos = nanos * 10 + (s[p] - '0');
-            ++digits;
-            ++p;
-        }
-        if (digits == 0) throw bad();
-        for (std::size_t i = digits; i < 9; ++i) nanos *= 10;
+/// The cancellation of one call, the trailing argument of every call that
+/// talks to the database: none (the default), a CancelToken, or in C++20 a
+/// std::stop_token (a std::stop_callback cancels a token of the call's own;
+/// a stop already requested cancels the call before it starts). Lives for the
+/// call: write `lock.acquire({}, token)` or `lock.lock(stop_token)`.
+class Cancel {
+public:
+    Cancel() noexcept = default;
+    Cancel(const CancelToken& token) : c_(token.capi()) {  // NOLINT(google-explicit-constructor)
+        if (c_ == nullptr) throw InvalidState("use of a moved-from mongoelector::CancelToken");
     }
-    std::int64_t offset_s = 0;
-    if (p < s.size() && (s[p] == 'Z' || s[p] == 'z')) {
-        ++p;
-    } else if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
-        int sign = s[p] == '-' ? -1 : 1;
-        ++p;
-        int oh = num(2);
-        lit(':');
-        int om = num(2);
-        offset_s = sign * (oh * 3600 + om * 60);
-    } else {
-        throw bad();
+#if MONGOELECTOR_HAS_STOP_TOKEN
+    Cancel(std::stop_token stop) {  // NOLINT(google-explicit-constructor)
+        if (!stop.stop_possible()) return;
+        own_.emplace();
+        c_ = own_->capi();
+        on_stop_.emplace(std::move(stop), OnStop{c_});
     }
-    if (p != s.size()) throw bad();
-    std::int64_t secs = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-                        hour * 3600 + minute * 60 + second - offset_s;
-    auto since_epoch = std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos);
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(since_epoch));
-}
+#endif
+    Cancel(const Cancel&) = delete;
+    Cancel& operator=(const Cancel&) = delete;
 
-inline TimePoint from_unix_ms(std::int64_t ms) {
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
-}
+    /// The call's me_cancel (NULL: none).
+    const me_cancel* capi() const noexcept { return c_; }
 
-// ---- typed access to decoded objects; a missing required field is a contract break ----
-
-[[noreturn]] inline void missing(std::string_view key, const char* what) {
-    throw InternalError("libmongoelector JSON: field \"" + std::string(key) + "\" is missing or not " + what);
-}
-inline const Json& field(const Json& o, std::string_view key) {
-    const Json* v = o.find(key);
-    if (v == nullptr) missing(key, "present");
-    return *v;
-}
-inline std::string get_string(const Json& o, std::string_view key) {
-    const Json& v = field(o, key);
-    if (v.type != Json::Type::String) missing(key, "a string");
-    return v.string;
-}
-inline std::optional<std::string> get_opt_string(const Json& o, std::string_view key) {
-    const Json* v = o.find(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (v->type != Json::Type::String) missing(key, "a string");
-    return v->string;
-}
-inline bool get_bool(const Json& o, std::string_view key) {
-    const Json& v = field(o, key);
-    if (v.type != Json::Type::Bool) missing(key, "a boolean");
-    return v.boolean;
-}
-inline std::int64_t get_int(const Json& o, std::string_view key) {
-    const Json& v = field(o, key);
-    if (v.type != Json::Type::Number || !v.is_integer) missing(key, "an integer");
-    return v.integer;
-}
-inline std::optional<std::int64_t> get_opt_int(const Json& o, std::string_view key) {
-    const Json* v = o.find(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (v->type != Json::Type::Number || !v->is_integer) missing(key, "an integer");
-    return v->integer;
-}
-inline double get_number(const Json& o, std::string_view key) {
-    const Json& v = field(o, key);
-    if (v.type != Json::Type::Number) missing(key, "a number");
-    return v.number;
-}
-inline TimePoint get_time(const Json& o, std::string_view key) {
-    const Json& v = field(o, key);
-    if (v.type != Json::Type::String) missing(key, "an RFC 3339 string");
-    return parse_rfc3339(v.string);
-}
-inline std::optional<TimePoint> get_opt_time(const Json& o, std::string_view key) {
-    const Json* v = o.find(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (v->type != Json::Type::String) missing(key, "an RFC 3339 string");
-    return parse_rfc3339(v->string);
-}
-
-}  // namespace detail
+private:
+    const me_cancel* c_ = nullptr;
+#if MONGOELECTOR_HAS_STOP_TOKEN
+    struct OnStop {
+        const me_cancel* c;
+        void operator()() const noexcept { ::me_cancel_cancel(c); }
+    };
+    // Declared in this order: the callback goes (waiting for a running one)
+    // before the token it cancels is freed.
+    std::optional<CancelToken> own_;
+    std::optional<std::stop_callback<OnStop>> on_stop_;
+#endif
+};
 
 // ---------------------------------------------------------------------------
-// Status values
+// Records
 // ---------------------------------------------------------------------------
 
-/// The live lock of a key (Locker::current()).
+/// The live lock of a key (Locker::current(), me_current_lock).
 struct CurrentLock {
-    std::string key;  ///< the lock key (the seed's `_id`)
-    bool locked = false;
+    std::string key;
+    bool locked = false;  ///< always true: a free lock has no record
     std::string host;
     std::string uuid;
     std::int64_t pid = 0;
-    TimePoint ts_created{};
-    TimePoint ts_expire{};
-    std::int64_t fence = 0;  ///< fencing token of the holding
+    TimePoint ts_created{};  ///< when the holding began
+    TimePoint ts_expire{};   ///< when its lease ends
+    std::int64_t fence = 0;  ///< the fencing token of the holding
 };
 
-/// A locker's view of its lock (Locker::status()).
+/// A locker's view of its lock (Locker::status(), me_lock_status).
 struct LockStatus {
     std::string uuid;
     std::string key;
     Seconds ttl{0};
-    TimePoint timestamp{};
+    TimePoint timestamp{};  ///< when this view was taken
     std::string host;
     std::int64_t pid = 0;
     bool lock_owned = false;
@@ -585,13 +372,13 @@ struct LockStatus {
     std::optional<std::int64_t> fence;      ///< set only when lock_owned
 };
 
-/// One elector's report (LeaderElector::node_status(), ClusterDetail::member_detail).
-struct NodeStatus : LockStatus {
-    std::string id;  ///< the report's `_id`
+/// One elector's report (LeaderElector::node_status(), ClusterDetail::members).
+struct NodeStatus {
+    LockStatus lock;
     bool is_leader = false;
     bool elector_running = false;
-    std::optional<TimePoint> last_poll;
-    std::optional<std::string> app_version;
+    std::optional<TimePoint> last_poll;      ///< nullopt before the first poll
+    std::optional<std::string> app_version;  ///< nullopt when the elector has none
 };
 
 /// Who leads, taken from the lock itself.
@@ -604,134 +391,64 @@ struct LeaderInfo {
 
 /// The whole group (LeaderElector::cluster_detail()): live members, newest first.
 struct ClusterDetail {
-    std::vector<NodeStatus> member_detail;
-    std::optional<LeaderInfo> leader;
+    std::vector<NodeStatus> members;
+    std::optional<LeaderInfo> leader;  ///< nullopt when nobody leads
     TimePoint timestamp{};
 };
 
 namespace detail {
 
-inline void decode_into(const Json& o, LockStatus& s) {
-    s.uuid = get_string(o, "uuid");
-    s.key = get_string(o, "key");
-    s.ttl = Seconds(get_number(o, "ttl"));
-    s.timestamp = get_time(o, "timestamp");
-    s.host = get_string(o, "host");
-    s.pid = get_int(o, "pid");
-    s.lock_owned = get_bool(o, "lock_owned");
-    s.lock_created = get_opt_time(o, "lock_created");
-    s.lock_expires = get_opt_time(o, "lock_expires");
-    s.fence = get_opt_int(o, "fence");
+template <class T, void (*Free)(T*)>
+struct RecordDeleter {
+    void operator()(T* r) const noexcept { Free(r); }
+};
+template <class T, void (*Free)(T*)>
+using Record = std::unique_ptr<T, RecordDeleter<T, Free>>;
+
+inline CurrentLock convert(const me_current_lock& c) {
+    return CurrentLock{str_or_empty(c.key), c.locked, str_or_empty(c.host), str_or_empty(c.uuid), c.pid,
+                       from_unix_ms(c.ts_created_ms), from_unix_ms(c.ts_expire_ms), c.fence};
 }
 
-inline LockStatus decode_lock_status(const Json& o) {
-    if (o.type != Json::Type::Object) missing("(status)", "an object");
+inline LockStatus convert(const me_lock_status& c) {
     LockStatus s;
-    decode_into(o, s);
+    s.uuid = str_or_empty(c.uuid);
+    s.key = str_or_empty(c.key);
+    s.ttl = Seconds(c.ttl);
+    s.timestamp = from_unix_ms(c.timestamp_ms);
+    s.host = str_or_empty(c.host);
+    s.pid = c.pid;
+    s.lock_owned = c.lock_owned;
+    if (c.lock_owned) {
+        s.lock_created = from_unix_ms(c.lock_created_ms);
+        s.lock_expires = from_unix_ms(c.lock_expires_ms);
+        s.fence = c.fence;
+    }
     return s;
 }
 
-inline CurrentLock decode_current(const Json& o) {
-    if (o.type != Json::Type::Object) missing("(current)", "an object");
-    CurrentLock c;
-    c.key = get_string(o, "_id");
-    c.locked = get_bool(o, "locked");
-    c.host = get_string(o, "host");
-    c.uuid = get_string(o, "uuid");
-    c.pid = get_int(o, "pid");
-    c.ts_created = get_time(o, "ts_created");
-    c.ts_expire = get_time(o, "ts_expire");
-    c.fence = get_int(o, "fence");
-    return c;
-}
-
-inline NodeStatus decode_node(const Json& o) {
-    if (o.type != Json::Type::Object) missing("(node status)", "an object");
+inline NodeStatus convert(const me_node_status& c) {
     NodeStatus n;
-    decode_into(o, n);
-    const Json* id = o.find("_id");
-    if (id != nullptr && id->type == Json::Type::String) n.id = id->string;
-    n.is_leader = get_bool(o, "is_leader");
-    n.elector_running = get_bool(o, "elector_running");
-    n.last_poll = get_opt_time(o, "last_poll");
-    n.app_version = get_opt_string(o, "app_version");
+    n.lock = convert(c.lock);
+    n.is_leader = c.is_leader;
+    n.elector_running = c.elector_running;
+    if (c.has_last_poll) n.last_poll = from_unix_ms(c.last_poll_ms);
+    n.app_version = opt_str(c.app_version);
     return n;
 }
 
-inline ClusterDetail decode_cluster(const Json& o) {
-    if (o.type != Json::Type::Object) missing("(cluster detail)", "an object");
-    ClusterDetail c;
-    const Json& members = field(o, "member_detail");
-    if (members.type != Json::Type::Array) missing("member_detail", "an array");
-    for (const Json& m : members.items) c.member_detail.push_back(decode_node(m));
-    const Json* leader = o.find("leader");
-    if (leader != nullptr && !leader->is_null()) {
-        if (leader->type != Json::Type::Object) missing("leader", "an object");
-        LeaderInfo l;
-        l.host = get_string(*leader, "host");
-        l.process_id = get_int(*leader, "process_id");
-        l.uuid = get_string(*leader, "uuid");
-        l.fence = get_int(*leader, "fence");
-        c.leader = std::move(l);
-    }
-    c.timestamp = get_time(o, "timestamp");
-    return c;
+inline ClusterDetail convert(const me_cluster_detail& c) {
+    ClusterDetail d;
+    d.members.reserve(c.member_count);
+    for (std::size_t i = 0; i < c.member_count; ++i) d.members.push_back(convert(c.members[i]));
+    if (c.has_leader)
+        d.leader = LeaderInfo{str_or_empty(c.leader.host), c.leader.process_id, str_or_empty(c.leader.uuid),
+                              c.leader.fence};
+    d.timestamp = from_unix_ms(c.timestamp_ms);
+    return d;
 }
 
 }  // namespace detail
-
-// ---------------------------------------------------------------------------
-// Library-wide functions
-// ---------------------------------------------------------------------------
-
-/// The library's version, e.g. "0.1.0".
-inline std::string version() { return detail::str_or_empty(::me_version()); }
-
-/// The name of a status code, e.g. "ME_ERR_LOCK_EXISTS" ("ME_UNKNOWN" for unknown values).
-inline std::string status_name(int status) { return detail::str_or_empty(::me_status_name(status)); }
-
-/// Log levels, numbered as in the C ABI.
-enum class LogLevel : int { Error = 1, Warn = 2, Info = 3, Debug = 4, Trace = 5 };
-
-/// A process-wide log handler. It may be called from several threads at once
-/// (the library's driver threads), so it must be thread-safe. It must not call
-/// set_log_handler itself.
-using LogHandler = std::function<void(LogLevel, const std::string&)>;
-
-namespace detail {
-extern "C" {
-/// C trampoline of the process-wide log callback.
-inline void mongoelector_cpp_log_trampoline(void* /*user_data*/, int level, const char* message) {
-    try {
-        auto h = current_log_handler();
-        if (h) (*h)(level, message != nullptr ? std::string(message) : std::string());
-    } catch (...) {
-        // Never unwind into C.
-    }
-}
-}  // extern "C"
-}  // namespace detail
-
-/// Routes the library's log messages up to `max_level`, and this header's own
-/// (exceptions thrown by elector callbacks, failed unlocks), to `handler`. An
-/// empty handler restores the default: warnings and errors to stderr.
-inline void set_log_handler(LogHandler handler, LogLevel max_level = LogLevel::Warn) {
-    detail::LogState& st = detail::log_state();
-    std::shared_ptr<const std::function<void(int, const std::string&)>> wrapped;
-    if (handler) {
-        wrapped = std::make_shared<const std::function<void(int, const std::string&)>>(
-            [h = std::move(handler)](int level, const std::string& msg) { h(static_cast<LogLevel>(level), msg); });
-    }
-    {
-        std::lock_guard<std::mutex> g(st.mutex);
-        st.handler = wrapped;
-    }
-    if (wrapped) {
-        ::me_set_log_callback(&detail::mongoelector_cpp_log_trampoline, static_cast<int>(max_level), nullptr);
-    } else {
-        ::me_set_log_callback(nullptr, static_cast<int>(max_level), nullptr);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Client
@@ -745,7 +462,7 @@ public:
     /// cannot be reached fails within the URI's serverSelectionTimeoutMS.
     explicit Client(const std::string& uri) {
         me_client* raw = nullptr;
-        detail::check(::me_client_new(detail::c_string(uri, "uri"), &raw));
+        detail::call(::me_client_new, detail::c_string(uri, "uri"), &raw);
         h_.reset(raw);
     }
 
@@ -777,47 +494,103 @@ private:
 // Locker
 // ---------------------------------------------------------------------------
 
-/// Options of a Locker, with the seed's defaults.
+/// Options of a Locker; what is unset keeps the library's default
+/// (me_locker_options_init; read the values back with the getters).
 struct LockerOptions {
-    std::string dbcollection = "mongolocker";  ///< collection of the lock documents
-    Seconds ttl{600.0};                        ///< lease length; must be positive
-    bool timeparanoid = true;                  ///< check the host clock against the server before acquiring
-    double maxoffset = 0.5;                    ///< largest clock offset accepted, in seconds
+    std::optional<std::string> dbcollection;  ///< collection of the lock documents
+    std::optional<Seconds> ttl;               ///< lease length
+    std::optional<bool> timeparanoid;         ///< check the host clock against the server before acquiring
+    std::optional<Seconds> maxoffset;         ///< largest clock offset the check accepts
+};
+
+/// Options of one acquire; what is unset keeps the library's default
+/// (me_acquire_options_init: blocking, no timeout, its step, no force).
+struct AcquireOptions {
+    /// Wait while someone else holds the lock; false: one attempt (LockExists if held).
+    std::optional<bool> blocking;
+    /// The longest the whole call may take, round trips included (AcquireTimeout);
+    /// with blocking=false it bounds the one attempt.
+    std::optional<Seconds> timeout;
+    /// Time between attempts while the lock is held.
+    std::optional<Seconds> step;
+    /// Take the lock even from a live holder. Use with care.
+    std::optional<bool> force;
 };
 
 namespace detail {
-/// Getters shared by Locker and LockerView (the C getters take a const handle).
-struct LockerGetters {
-    static std::string key(const me_locker* l) { return str_or_empty(::me_locker_key(l)); }
-    static std::string uuid(const me_locker* l) { return str_or_empty(::me_locker_uuid(l)); }
-    static std::string host(const me_locker* l) { return str_or_empty(::me_locker_host(l)); }
-    static std::int64_t pid(const me_locker* l) { return ::me_locker_pid(l); }
-    static std::int64_t fence(const me_locker* l) { return ::me_locker_fence(l); }
-    static Seconds ttl(const me_locker* l) { return Seconds(::me_locker_ttl(l)); }
-    static std::optional<TimePoint> ts_expire(const me_locker* l) {
+
+/// The getters and reads shared by Locker and LockerView; `D::read_handle()`
+/// gives the C handle or throws InvalidState.
+template <class D>
+class LockerReads {
+public:
+    std::string key() const { return str_or_empty(::me_locker_key(h())); }
+    std::string uuid() const { return str_or_empty(::me_locker_uuid(h())); }
+    std::string host() const { return str_or_empty(::me_locker_host(h())); }
+    std::string db_name() const { return str_or_empty(::me_locker_db_name(h())); }
+    std::string dbcollection() const { return str_or_empty(::me_locker_dbcollection(h())); }
+    std::int64_t pid() const { return ::me_locker_pid(h()); }
+    /// Fencing token of the latest acquisition; 0 before the first.
+    std::int64_t fence() const { return ::me_locker_fence(h()); }
+    Seconds ttl() const { return Seconds(::me_locker_ttl(h())); }
+    Seconds maxoffset() const { return Seconds(::me_locker_maxoffset(h())); }
+    bool timeparanoid() const { return ::me_locker_timeparanoid(h()); }
+    /// Expiry of the latest acquisition or renewal; nullopt before the first.
+    std::optional<TimePoint> ts_expire() const {
         std::int64_t ms = 0;
-        if (!::me_locker_ts_expire(l, &ms)) return std::nullopt;
+        if (!::me_locker_ts_expire(h(), &ms)) return std::nullopt;
         return from_unix_ms(ms);
     }
+
+    /// True if anyone holds the lock now (one read).
+    bool locked(const Cancel& cancel = Cancel()) const {
+        bool out = false;
+        call(::me_locker_locked, h(), cancel.capi(), &out);
+        return out;
+    }
+    /// True if this locker holds the lock now (one read).
+    bool owned(const Cancel& cancel = Cancel()) const {
+        bool out = false;
+        call(::me_locker_owned, h(), cancel.capi(), &out);
+        return out;
+    }
+    /// The live lock (whoever holds it), or nullopt when nobody does (one read).
+    std::optional<CurrentLock> current(const Cancel& cancel = Cancel()) const {
+        me_current_lock* raw = nullptr;
+        call(::me_locker_current, h(), cancel.capi(), &raw);
+        Record<me_current_lock, ::me_current_lock_free> rec(raw);
+        if (!rec) return std::nullopt;
+        return convert(*rec);
+    }
+    /// This locker's view of the lock (one read).
+    LockStatus status(const Cancel& cancel = Cancel()) const {
+        me_lock_status* raw = nullptr;
+        call(::me_locker_status, h(), cancel.capi(), &raw);
+        Record<me_lock_status, ::me_lock_status_free> rec(raw);
+        return convert(*rec);
+    }
+
+protected:
+    LockerReads() = default;
+    ~LockerReads() = default;
+
+private:
+    const me_locker* h() const { return static_cast<const D*>(this)->read_handle(); }
 };
+
 }  // namespace detail
 
-/// A read-only view of a locker owned by someone else (LeaderElector::mlock()).
-/// Valid while its owner lives.
-class LockerView {
+/// A read-only view of the lock an elector runs on (LeaderElector::locker()),
+/// valid while the elector lives: getters and reads work; the library refuses
+/// mutating calls on it.
+class LockerView : public detail::LockerReads<LockerView> {
 public:
     explicit LockerView(const me_locker* l) noexcept : l_(l) {}
-    std::string key() const { return detail::LockerGetters::key(handle()); }
-    std::string uuid() const { return detail::LockerGetters::uuid(handle()); }
-    std::string host() const { return detail::LockerGetters::host(handle()); }
-    std::int64_t pid() const { return detail::LockerGetters::pid(handle()); }
-    std::int64_t fence() const { return detail::LockerGetters::fence(handle()); }
-    Seconds ttl() const { return detail::LockerGetters::ttl(handle()); }
-    std::optional<TimePoint> ts_expire() const { return detail::LockerGetters::ts_expire(handle()); }
     const me_locker* capi() const noexcept { return l_; }
 
 private:
-    const me_locker* handle() const {
+    friend class detail::LockerReads<LockerView>;
+    const me_locker* read_handle() const {
         if (l_ == nullptr) throw InvalidState("empty mongoelector::LockerView");
         return l_;
     }
@@ -828,157 +601,118 @@ private:
 ///
 /// There is no nesting count: acquiring a lock this locker holds renews it,
 /// and one release frees it. Lockable/TimedLockable:
-///   lock()            blocking acquire, no timeout
-///   try_lock()        non-blocking acquire; false when someone else holds it
-///   try_lock_for(d)   blocking acquire with timeout d; false on timeout
+///   lock()            blocking acquire without timeout
+///   try_lock()        ONE attempt bounded by kTryLockBound (1 s); false when
+///                     held by someone else or when the bound ran out
+///   try_lock_for(d)   blocking acquire, the whole call bounded by d (<= 0: one
+///                     attempt); false on timeout
 ///   try_lock_until(t) the same with a deadline on any clock
 ///   unlock()          release(); never throws (a failure is logged)
-/// try_lock* return false only for contention; database and clock failures are
-/// thrown (std::lock and std::scoped_lock unlock what they hold and rethrow).
-class Locker {
+/// try_lock* return false only for contention and timeouts; database and clock
+/// failures are thrown (std::lock and std::scoped_lock unlock what they hold
+/// and rethrow).
+class Locker : public detail::LockerReads<Locker> {
 public:
     Locker(const Client& client, const std::string& db, const std::string& key,
            const LockerOptions& options = LockerOptions()) {
         me_locker_options o;
         ::me_locker_options_init(&o);
-        o.dbcollection = detail::c_string(options.dbcollection, "dbcollection");
-        o.ttl = detail::to_c_seconds(options.ttl);
-        o.timeparanoid = options.timeparanoid;
-        o.maxoffset = options.maxoffset;
+        if (options.dbcollection) o.dbcollection = detail::c_string(*options.dbcollection, "dbcollection");
+        if (options.ttl) o.ttl = options.ttl->count();
+        if (options.timeparanoid) o.timeparanoid = *options.timeparanoid;
+        if (options.maxoffset) o.maxoffset = options.maxoffset->count();
         me_locker* raw = nullptr;
-        const char* c_db = detail::c_string(db, "db_name");
-        const char* c_key = detail::c_string(key, "key");
-        detail::check(::me_locker_new(client.handle(), c_db, c_key, &o, &raw));
+        detail::call(::me_locker_new, client.handle(), detail::c_string(db, "db_name"), detail::c_string(key, "key"),
+                     &o, &raw);
         h_.reset(raw);
     }
 
     Locker(Locker&&) noexcept = default;
+    /// Closes and frees this locker first (releasing its lock), then takes the other's.
     Locker& operator=(Locker&&) noexcept = default;
     Locker(const Locker&) = delete;
     Locker& operator=(const Locker&) = delete;
-    /// Releases the lock if this locker holds it (best effort), then frees.
+    /// close() (releasing the lock if held; a failure is logged), then frees.
     ~Locker() = default;
 
     explicit operator bool() const noexcept { return static_cast<bool>(h_); }
     me_locker* capi() const noexcept { return h_.get(); }
 
-    /// Acquires the lock. blocking=false fails at once with LockExists when
-    /// someone else holds it; blocking waits (polling every `step`) up to
-    /// `timeout` (nullopt: forever) and then throws AcquireTimeout. A timeout
-    /// with blocking=false, or a timeout or step that is negative or not
-    /// finite, is an InvalidArgument. `force` takes the lock even from a live holder. May
-    /// throw TimeOffsetError (timeparanoid) and DatabaseError.
-    void acquire(bool blocking = true, std::optional<Seconds> timeout = std::nullopt, Seconds step = Seconds(0.25),
-                 bool force = false) {
-        me_locker* h = handle();
-        // -1 s is ME_NO_TIMEOUT in C, but here "forever" is std::nullopt: an
-        // explicit -1 s is a negative timeout like any other.
-        if (timeout && timeout->count() == ME_NO_TIMEOUT)
-            throw InvalidArgument("invalid argument: timeout must be a finite number >= 0 of seconds, got -1 "
-                                  "(std::nullopt means no timeout)");
-        detail::check(::me_acquire(h, blocking, timeout ? timeout->count() : ME_NO_TIMEOUT, step.count(), force));
+    /// Acquires the lock as `options` say (unset: the library's defaults;
+    /// invalid values are the library's InvalidArgument). Throws LockExists
+    /// (non-blocking, held), AcquireTimeout, Cancelled, Closed,
+    /// TimeOffsetError, DatabaseError.
+    void acquire(const AcquireOptions& options = AcquireOptions(), const Cancel& cancel = Cancel()) {
+        me_acquire_options o;
+        ::me_acquire_options_init(&o);
+        if (options.blocking) o.blocking = *options.blocking;
+        if (options.timeout) {
+            o.has_timeout = true;
+            o.timeout = options.timeout->count();
+        }
+        if (options.step) o.step = options.step->count();
+        if (options.force) o.force = *options.force;
+        o.cancel = cancel.capi();
+        detail::call(::me_locker_acquire, handle(), &o);
     }
 
-    /// Releases the lock if this locker holds it (with `force`: whoever does).
-    /// Releasing a lock held by someone else is a no-op.
-    void release(bool force = false) { detail::check(::me_release(handle(), force)); }
+    /// Releases the lock if this locker holds it (with `force`: whoever does);
+    /// returns whether a holding was released. Not held: a no-op (false).
+    bool release(bool force = false, const Cancel& cancel = Cancel()) {
+        bool released = false;
+        detail::call(::me_locker_release, handle(), force, cancel.capi(), &released);
+        return released;
+    }
 
-    /// Renews this locker's holding for another ttl and returns the new expiry,
-    /// or nullopt when this locker does not hold the lock (never acquired,
-    /// released, expired or taken over), as in the seed.
-    std::optional<TimePoint> touch() {
+    /// Renews this locker's holding for another ttl and returns the new
+    /// expiry; throws NotOwned when this locker does not hold the lock.
+    TimePoint renew(const Cancel& cancel = Cancel()) {
         std::int64_t ms = 0;
-        me_status s = ::me_touch(handle(), &ms);
-        if (s == ME_ERR_NOT_OWNED) return std::nullopt;
-        detail::check(s);
+        detail::call(::me_locker_touch, handle(), cancel.capi(), &ms);
         return detail::from_unix_ms(ms);
     }
 
-    /// Like touch(), but throws NotOwned when this locker does not hold the lock.
-    TimePoint renew() {
-        std::int64_t ms = 0;
-        detail::check(::me_touch(handle(), &ms));
-        return detail::from_unix_ms(ms);
+    /// Like renew(), but nullopt when this locker does not hold the lock
+    /// (never acquired, released, expired or taken over).
+    std::optional<TimePoint> touch(const Cancel& cancel = Cancel()) {
+        try {
+            return renew(cancel);
+        } catch (const NotOwned&) {
+            return std::nullopt;
+        }
     }
 
-    /// True if anyone holds the lock now (one read).
-    bool locked() {
-        bool out = false;
-        detail::check(::me_locked(handle(), &out));
-        return out;
-    }
-
-    /// True if this locker holds the lock now (one read).
-    bool owned() {
-        bool out = false;
-        detail::check(::me_owned(handle(), &out));
-        return out;
-    }
-
-    /// The live lock (whoever holds it), or nullopt when nobody does.
-    std::optional<CurrentLock> current() {
-        char* raw = nullptr;
-        detail::check(::me_get_current(handle(), &raw));
-        detail::CString json(raw);
-        if (!json) return std::nullopt;
-        detail::Json v = detail::parse_json(json.get());
-        if (v.is_null()) return std::nullopt;
-        return detail::decode_current(v);
-    }
-
-    /// This locker's view of the lock (one read).
-    LockStatus status() {
-        char* raw = nullptr;
-        detail::check(::me_locker_status(handle(), &raw));
-        detail::CString json(raw);
-        if (!json) throw InternalError("me_locker_status returned no JSON");
-        return detail::decode_lock_status(detail::parse_json(json.get()));
-    }
-
-    std::string key() const { return detail::LockerGetters::key(handle()); }
-    std::string uuid() const { return detail::LockerGetters::uuid(handle()); }
-    std::string host() const { return detail::LockerGetters::host(handle()); }
-    std::int64_t pid() const { return detail::LockerGetters::pid(handle()); }
-    /// Fencing token of this locker's latest acquisition; 0 before the first.
-    std::int64_t fence() const { return detail::LockerGetters::fence(handle()); }
-    /// The lease length this locker was made with.
-    Seconds ttl() const { return detail::LockerGetters::ttl(handle()); }
-    /// Expiry of this locker's latest acquisition or renewal; nullopt before the first.
-    std::optional<TimePoint> ts_expire() const { return detail::LockerGetters::ts_expire(handle()); }
+    /// Shuts the locker down: calls waiting on it throw Closed within
+    /// milliseconds, then the lock is released if held; later calls throw
+    /// Closed, getters keep working. Idempotent and thread-safe.
+    void close() { detail::call(::me_locker_close, handle()); }
 
     // ---- Lockable / TimedLockable ----
 
-    void lock() { acquire(true); }
+    void lock(const Cancel& cancel = Cancel()) { acquire(AcquireOptions(), cancel); }
 
-    bool try_lock() {
-        try {
-            acquire(false);
-            return true;
-        } catch (const LockExists&) {
-            return false;
-        }
+    bool try_lock(const Cancel& cancel = Cancel()) {
+        AcquireOptions o;
+        o.blocking = false;
+        o.timeout = kTryLockBound;
+        return attempt(o, cancel);
     }
 
-    /// Zero or negative: one try. NaN: InvalidArgument. Longer than the
-    /// library can count (e.g. std::chrono::hours::max()): no timeout.
     template <class Rep, class Period>
-    bool try_lock_for(const std::chrono::duration<Rep, Period>& rel) {
+    bool try_lock_for(const std::chrono::duration<Rep, Period>& rel, const Cancel& cancel = Cancel()) {
+        // The standard's "zero or negative: one attempt": the library's timeout 0.
         Seconds d = std::chrono::duration_cast<Seconds>(rel);
-        if (std::isnan(d.count())) throw InvalidArgument("invalid argument: try_lock_for: the duration is NaN");
-        if (!(d.count() > 0.0)) return try_lock();
-        try {
-            acquire(true, d.count() < detail::kLongestTimeout ? std::optional<Seconds>(d) : std::nullopt);
-            return true;
-        } catch (const AcquireTimeout&) {
-            return false;
-        }
+        AcquireOptions o;
+        o.timeout = d < Seconds::zero() ? Seconds::zero() : d;
+        return attempt(o, cancel);
     }
 
     template <class C, class D>
-    bool try_lock_until(const std::chrono::time_point<C, D>& abs) {
+    bool try_lock_until(const std::chrono::time_point<C, D>& abs, const Cancel& cancel = Cancel()) {
         const auto now = C::now();
-        if (abs <= now) return try_lock();  // also keeps time_point::min() - now from overflowing
-        return try_lock_for(abs - now);
+        // A past deadline is one attempt (and time_point::min() - now would overflow).
+        if (abs <= now) return try_lock_for(Seconds::zero(), cancel);
+        return try_lock_for(abs - now, cancel);
     }
 
     /// release(); a failure is logged, never thrown (unlock runs in destructors).
@@ -991,12 +725,32 @@ public:
     }
 
 private:
+    friend class detail::LockerReads<Locker>;
+    const me_locker* read_handle() const { return handle(); }
     me_locker* handle() const {
         if (!h_) throw InvalidState("use of a moved-from mongoelector::Locker");
         return h_.get();
     }
+    bool attempt(const AcquireOptions& o, const Cancel& cancel) {
+        try {
+            acquire(o, cancel);
+            return true;
+        } catch (const LockExists&) {
+            return false;
+        } catch (const AcquireTimeout&) {
+            return false;
+        }
+    }
     struct Deleter {
-        void operator()(me_locker* l) const noexcept { ::me_locker_free(l); }
+        void operator()(me_locker* l) const noexcept {
+            me_error* raw = nullptr;
+            if (::me_locker_close(l, &raw) != ME_OK) {
+                std::unique_ptr<me_error, detail::ErrorDeleter> err(raw);
+                detail::log(static_cast<int>(LogLevel::Warn),
+                            std::string("Locker: close on destruction failed: ") + ::me_error_message(err.get()));
+            }
+            ::me_locker_free(l);
+        }
     };
     std::unique_ptr<me_locker, Deleter> h_;
 };
@@ -1005,19 +759,21 @@ private:
 // LeaderElector
 // ---------------------------------------------------------------------------
 
-/// Options of a LeaderElector, with the seed's defaults.
+/// Options of a LeaderElector; what is unset keeps the library's default
+/// (me_elector_options_init).
 struct ElectorOptions {
-    Seconds ttl{15.0};                      ///< leader lease length; must be positive
-    std::function<void()> on_leader;        ///< this elector became leader
-    std::function<void()> on_leader_loss;   ///< this elector stopped being leader
-    std::function<void()> on_loop;          ///< after each poll cycle
-    std::optional<std::string> app_version; ///< included in status reports
-    bool report_status = true;              ///< write this node's status to the database
+    std::optional<Seconds> ttl;              ///< leader lease length
+    std::function<void()> on_leader;         ///< this elector became leader
+    std::function<void()> on_leader_loss;    ///< this elector stopped being leader
+    std::function<void()> on_loop;           ///< after each poll cycle
+    std::optional<std::string> app_version;  ///< included in status reports
+    std::optional<bool> report_status;       ///< write this node's status to the database
 };
 
 namespace detail {
 
-/// The callbacks of one elector, boxed on the heap so their address survives moves.
+/// The callbacks of one elector, on the heap as the C user_data; deleted by
+/// the library's user_data_free once no callback can run any more.
 struct ElectorCallbacks {
     std::function<void()> on_leader;
     std::function<void()> on_leader_loss;
@@ -1025,10 +781,8 @@ struct ElectorCallbacks {
 };
 
 inline void run_callback(void* user_data, std::function<void()> ElectorCallbacks::*which, const char* name) noexcept {
-    auto* cbs = static_cast<ElectorCallbacks*>(user_data);
-    if (cbs == nullptr) return;
     try {
-        const std::function<void()>& f = cbs->*which;
+        const std::function<void()>& f = static_cast<ElectorCallbacks*>(user_data)->*which;
         if (f) f();
     } catch (const std::exception& e) {
         log(static_cast<int>(LogLevel::Error),
@@ -1049,80 +803,86 @@ inline void mongoelector_cpp_on_leader_loss(void* user_data) {
 inline void mongoelector_cpp_on_loop(void* user_data) {
     run_callback(user_data, &ElectorCallbacks::on_loop, "on_loop");
 }
+inline void mongoelector_cpp_callbacks_free(void* user_data) {
+    try {
+        delete static_cast<ElectorCallbacks*>(user_data);
+    } catch (...) {
+        log(static_cast<int>(LogLevel::Error), "exception thrown while destroying the elector callbacks (caught)");
+    }
+}
 }  // extern "C"
 
 }  // namespace detail
 
 /// Leader election among all electors of `key` in database `db`.
 ///
-/// Callbacks never run two at once for one elector, and none runs after
-/// stop() (from another thread) or the destructor has returned; the
-/// on_leader_loss caused by this thread's own stop()/release()/destruction
-/// runs on this thread before that call returns. stop() and release() may be
-/// called from inside a callback; destroying or moving the elector from inside
-/// its own callback is not allowed. Lambdas capturing the elector by reference
-/// must not outlive it (or follow it across a move).
+/// Callbacks run on the elector's thread (a manual poll()'s on the calling
+/// thread), never two at once, and none after stop() or close() (from another
+/// thread) or the destructor has returned; the on_leader_loss caused by this
+/// thread's own stop()/release()/close()/destruction runs before that call
+/// returns. stop(), release() and close() may be called from inside a
+/// callback; destroying or moving the elector there may not. Lambdas
+/// capturing the elector by reference must not outlive it (or follow it
+/// across a move).
 class LeaderElector {
 public:
     LeaderElector(const Client& client, const std::string& db, const std::string& key,
-                  ElectorOptions options = ElectorOptions())
-        : cbs_(new detail::ElectorCallbacks{std::move(options.on_leader), std::move(options.on_leader_loss),
-                                            std::move(options.on_loop)}) {
+                  ElectorOptions options = ElectorOptions()) {
         me_elector_options o;
         ::me_elector_options_init(&o);
-        o.ttl = detail::to_c_seconds(options.ttl);
-        o.on_leader = cbs_->on_leader ? &detail::mongoelector_cpp_on_leader : nullptr;
-        o.on_leader_loss = cbs_->on_leader_loss ? &detail::mongoelector_cpp_on_leader_loss : nullptr;
-        o.on_loop = cbs_->on_loop ? &detail::mongoelector_cpp_on_loop : nullptr;
-        o.user_data = cbs_.get();
-        o.app_version = options.app_version ? detail::c_string(*options.app_version, "app_version") : nullptr;
-        o.report_status = options.report_status;
+        if (options.ttl) o.ttl = options.ttl->count();
+        if (options.app_version) o.app_version = detail::c_string(*options.app_version, "app_version");
+        if (options.report_status) o.report_status = *options.report_status;
+        std::unique_ptr<detail::ElectorCallbacks> cbs;
+        if (options.on_leader || options.on_leader_loss || options.on_loop) {
+            o.on_leader = options.on_leader ? &detail::mongoelector_cpp_on_leader : nullptr;
+            o.on_leader_loss = options.on_leader_loss ? &detail::mongoelector_cpp_on_leader_loss : nullptr;
+            o.on_loop = options.on_loop ? &detail::mongoelector_cpp_on_loop : nullptr;
+            cbs.reset(new detail::ElectorCallbacks{std::move(options.on_leader), std::move(options.on_leader_loss),
+                                                   std::move(options.on_loop)});
+            o.user_data = cbs.get();
+            o.user_data_free = &detail::mongoelector_cpp_callbacks_free;
+        }
         me_elector* raw = nullptr;
-        const char* c_db = detail::c_string(db, "db_name");
-        const char* c_key = detail::c_string(key, "key");
-        detail::check(::me_elector_new(client.handle(), c_db, c_key, &o, &raw));
+        detail::call(::me_elector_new, client.handle(), detail::c_string(db, "db_name"), detail::c_string(key, "key"),
+                     &o, &raw);
         h_.reset(raw);
+        cbs.release();  // NOLINT(bugprone-unused-return-value): owned by the elector now (user_data_free)
     }
 
     LeaderElector(LeaderElector&&) noexcept = default;
-    /// Frees this elector first (stopping it), then takes the other's.
-    LeaderElector& operator=(LeaderElector&& other) noexcept {
-        if (this != &other) {
-            h_.reset();  // stop and free before the callbacks it uses go away
-            cbs_ = std::move(other.cbs_);
-            h_ = std::move(other.h_);
-        }
-        return *this;
-    }
+    /// Closes and frees this elector first (its on_leader_loss fires if it
+    /// leads), then takes the other's.
+    LeaderElector& operator=(LeaderElector&&) noexcept = default;
     LeaderElector(const LeaderElector&) = delete;
     LeaderElector& operator=(const LeaderElector&) = delete;
-    /// Stops the elector if it runs (releasing leadership, firing
-    /// on_leader_loss on this thread if leading), then frees it.
-    ~LeaderElector() { h_.reset(); }
+    /// close() (stopping the elector and releasing leadership, firing
+    /// on_leader_loss on this thread if leading; a failure is logged), then frees.
+    ~LeaderElector() = default;
 
     explicit operator bool() const noexcept { return static_cast<bool>(h_); }
     me_elector* capi() const noexcept { return h_.get(); }
 
     /// Starts the elector thread; with `blocking`, runs the loop on this thread
-    /// until stop() (from a callback or another thread). InvalidState if running.
-    void start(bool blocking = false) { detail::check(::me_elector_start(handle(), blocking)); }
-    /// Stops the elector and releases leadership (see the class comment).
-    void stop() { detail::check(::me_elector_stop(handle())); }
+    /// until stop() or close() (from a callback or another thread). InvalidState if running.
+    void start(bool blocking = false) { detail::call(::me_elector_start, handle(), blocking); }
+    /// Stops the elector and releases leadership; it may be started again.
+    void stop() { detail::call(::me_elector_stop, handle()); }
     /// One poll cycle on this thread, then the callbacks of what happened.
-    void poll() { detail::check(::me_elector_poll(handle())); }
+    void poll() { detail::call(::me_elector_poll, handle()); }
     /// Gives up leadership now; a running elector competes again after a while.
-    void release() { detail::check(::me_elector_release(handle())); }
+    void release() { detail::call(::me_elector_release, handle()); }
+    /// Stops the elector for good and releases leadership, then returns once
+    /// no callback runs on another thread; later calls throw Closed, getters
+    /// keep working. Idempotent and thread-safe.
+    void close() { detail::call(::me_elector_close, handle()); }
 
-    /// True while this elector leads and its lease has not run out (no database call).
-    bool is_leader() {
-        bool out = false;
-        detail::check(::me_elector_is_leader(handle(), &out));
-        return out;
-    }
+    /// True while this elector leads and its lease lasts (no database call).
+    bool is_leader() const { return ::me_elector_is_leader(handle()); }
     /// True if any elector of the group leads now (one read).
-    bool leader_exists() {
+    bool leader_exists(const Cancel& cancel = Cancel()) const {
         bool out = false;
-        detail::check(::me_elector_leader_exists(handle(), &out));
+        detail::call(::me_elector_leader_exists, handle(), cancel.capi(), &out);
         return out;
     }
     bool running() const { return ::me_elector_running(handle()); }
@@ -1130,24 +890,22 @@ public:
     Seconds poll_wait() const { return Seconds(::me_elector_poll_wait(handle())); }
     Seconds ttl() const { return Seconds(::me_elector_ttl(handle())); }
     std::string key() const { return detail::str_or_empty(::me_elector_key(handle())); }
-    /// The lock the election runs on (valid while this elector lives).
-    LockerView mlock() const { return LockerView(::me_elector_locker(handle())); }
+    /// The lock the election runs on, read-only (valid while this elector lives).
+    LockerView locker() const { return LockerView(::me_elector_locker(handle())); }
 
     /// This node's status (one read).
-    NodeStatus node_status() {
-        char* raw = nullptr;
-        detail::check(::me_elector_node_status(handle(), &raw));
-        detail::CString json(raw);
-        if (!json) throw InternalError("me_elector_node_status returned no JSON");
-        return detail::decode_node(detail::parse_json(json.get()));
+    NodeStatus node_status(const Cancel& cancel = Cancel()) const {
+        me_node_status* raw = nullptr;
+        detail::call(::me_elector_node_status, handle(), cancel.capi(), &raw);
+        detail::Record<me_node_status, ::me_node_status_free> rec(raw);
+        return detail::convert(*rec);
     }
-    /// The live members and the leader, taken from the lock itself.
-    ClusterDetail cluster_detail() {
-        char* raw = nullptr;
-        detail::check(::me_elector_cluster_detail(handle(), &raw));
-        detail::CString json(raw);
-        if (!json) throw InternalError("me_elector_cluster_detail returned no JSON");
-        return detail::decode_cluster(detail::parse_json(json.get()));
+    /// The live members and the leader, taken from the lock itself (two reads).
+    ClusterDetail cluster_detail(const Cancel& cancel = Cancel()) const {
+        me_cluster_detail* raw = nullptr;
+        detail::call(::me_elector_cluster_detail, handle(), cancel.capi(), &raw);
+        detail::Record<me_cluster_detail, ::me_cluster_detail_free> rec(raw);
+        return detail::convert(*rec);
     }
 
 private:
@@ -1156,10 +914,16 @@ private:
         return h_.get();
     }
     struct Deleter {
-        void operator()(me_elector* e) const noexcept { ::me_elector_free(e); }
+        void operator()(me_elector* e) const noexcept {
+            me_error* raw = nullptr;
+            if (::me_elector_close(e, &raw) != ME_OK) {
+                std::unique_ptr<me_error, detail::ErrorDeleter> err(raw);
+                detail::log(static_cast<int>(LogLevel::Warn),
+                            std::string("LeaderElector: close on destruction failed: ") + ::me_error_message(err.get()));
+            }
+            ::me_elector_free(e);  // then user_data_free deletes the callbacks
+        }
     };
-    // Order matters: h_ is destroyed first, so no callback can run once cbs_ goes.
-    std::unique_ptr<detail::ElectorCallbacks> cbs_;
     std::unique_ptr<me_elector, Deleter> h_;
 };
 

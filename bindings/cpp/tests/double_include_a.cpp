@@ -6,6 +6,7 @@
 #include <string>
 
 std::string double_include_a() {
-    mongoelector::detail::Json v = mongoelector::detail::parse_json("{\"a\":\"from a\"}");
-    return mongoelector::version() + "|" + v.find("a")->string;
+    mongoelector::CancelToken token;
+    mongoelector::Cancel cancel(token);
+    return mongoelector::version() + (cancel.capi() == token.capi() ? "|from a" : "|wrong");
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 std::string double_include_b() {
-    mongoelector::detail::Json v = mongoelector::detail::parse_json("{\"b\":\"from b\"}");
-    return mongoelector::version() + "|" + v.find("b")->string;
+    me_current_lock c{};
+    c.key = "from b";
+    return mongoelector::version() + "|" + mongoelector::detail::convert(c).key;
 }

@@ -10,20 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
 
 echo "== make install PREFIX=$prefix"
-if [ -f "$root/packaging/mongoelector.pc.in" ]; then
-  make -C "$root" --no-print-directory install PREFIX="$prefix"
-else
-  # The top-level install needs packaging/mongoelector.pc.in, which is not in
-  # the tree yet: install the C part the way the Makefile does, then ours.
-  echo "NOTE: packaging/mongoelector.pc.in is missing; installing the C library by hand"
-  version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n1)
-  install -d "$prefix/lib" "$prefix/include"
-  install -m 0755 "$root/target/release/libmongoelector.so" "$prefix/lib/libmongoelector.so.$version"
-  ln -sf "libmongoelector.so.$version" "$prefix/lib/libmongoelector.so.${version%%.*}"
-  ln -sf "libmongoelector.so.${version%%.*}" "$prefix/lib/libmongoelector.so"
-  install -m 0644 "$root/include/mongoelector.h" "$prefix/include/"
-  make -C "$root/bindings/cpp" --no-print-directory install PREFIX="$prefix" BUILD="$tmp/cpp-install"
-fi
+make -C "$root" --no-print-directory install PREFIX="$prefix"
 
 for f in include/mongoelector.h include/mongoelector.hpp lib/cmake/mongoelector/mongoelectorConfig.cmake \
          lib/cmake/mongoelector/mongoelectorConfigVersion.cmake; do
@@ -43,7 +30,7 @@ grep -q "$prefix/lib/libmongoelector.so" <<<"$libs" \
 
 echo "== a version the package does not satisfy is refused"
 mkdir -p "$tmp/too_new"
-sed 's/find_package(mongoelector 0.1 REQUIRED)/find_package(mongoelector 99.0 REQUIRED)/' \
+sed 's/find_package(mongoelector 0.2 REQUIRED)/find_package(mongoelector 99.0 REQUIRED)/' \
   "$here/consumer/CMakeLists.txt" > "$tmp/too_new/CMakeLists.txt"
 cp "$here/consumer/main.cpp" "$tmp/too_new/"
 if cmake -S "$tmp/too_new" -B "$tmp/build_too_new" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then

@@ -19,6 +19,7 @@
 
 using namespace mongoelector;
 using namespace std::chrono_literals;
+using metest::opts;
 using metest::short_ttl;
 using metest::uri;
 
@@ -87,13 +88,8 @@ int closed_port() {
     return ntohs(a.sin_port);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::int64_t unix_ms(TimePoint t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
+using metest::seconds_since;
+using metest::unix_ms;
 
 /// The sentinel: a lock of another key, held across the test's barrage.
 struct BadInputTest : metest::ServerTest {
@@ -101,7 +97,7 @@ struct BadInputTest : metest::ServerTest {
     CurrentLock before;
 
     void SetUp() override {
-        victim.acquire(false);
+        victim.acquire(opts(false));
         auto cur = victim.current();
         ASSERT_TRUE(cur.has_value());
         before = *cur;
@@ -153,7 +149,7 @@ TEST_F(BadInputTest, KeysThatLookLikeOperatorsPathsOrIdsArePlainStrings) {
         Locker other(client, db, key, short_ttl());
         EXPECT_TRUE(lock.key() == key);
         EXPECT_FALSE(other.locked()) << "a fresh key looks held";
-        ASSERT_TRUE(Works([&] { lock.acquire(true, 10s); }));
+        ASSERT_TRUE(Works([&] { lock.acquire(opts(true, 10s)); }));
         EXPECT_TRUE(lock.owned());
         auto cur = other.current();
         ASSERT_TRUE(cur.has_value());
@@ -161,7 +157,7 @@ TEST_F(BadInputTest, KeysThatLookLikeOperatorsPathsOrIdsArePlainStrings) {
         EXPECT_EQ(cur->uuid, lock.uuid());
         EXPECT_EQ(cur->fence, lock.fence());
         EXPECT_FALSE(other.try_lock()) << "the same key is not the same lock";
-        ASSERT_TRUE(Works([&] { lock.release(); }));
+        ASSERT_TRUE(Works([&] { EXPECT_TRUE(lock.release()); }));
         EXPECT_FALSE(other.locked());
         EXPECT_FALSE(other.current().has_value());
     }
@@ -169,14 +165,14 @@ TEST_F(BadInputTest, KeysThatLookLikeOperatorsPathsOrIdsArePlainStrings) {
     LeaderElector e(client, db, "$where", elector_ttl(4s));
     e.poll();
     EXPECT_TRUE(e.is_leader());
-    EXPECT_EQ(e.mlock().key(), "$where");
+    EXPECT_EQ(e.locker().key(), "$where");
     LockerOptions elector_locks = short_ttl();
     elector_locks.dbcollection = "elector.locks";
     Locker same(client, db, "$where", elector_locks);
     auto cur = same.current();
     ASSERT_TRUE(cur.has_value());
     EXPECT_EQ(cur->key, "$where");
-    EXPECT_EQ(cur->uuid, e.mlock().uuid());
+    EXPECT_EQ(cur->uuid, e.locker().uuid());
 }
 
 TEST_F(BadInputTest, TtlsThatAreNoLease) {
@@ -205,7 +201,6 @@ TEST_F(BadInputTest, TimeoutsAndSteps) {
     };
     const Case bad[] = {
         {"timeout -2 s", true, Seconds(-2.0), 250ms},
-        // -1 is ME_NO_TIMEOUT in C; here "no timeout" is std::nullopt and -1 s is just negative.
         {"timeout -1 s", true, Seconds(-1.0), 250ms},
         {"timeout -1 ms", true, Seconds(-0.001), 250ms},
         {"timeout NaN", true, Seconds(kNaN), 250ms},
@@ -216,20 +211,21 @@ TEST_F(BadInputTest, TimeoutsAndSteps) {
         {"step -inf", true, 1s, Seconds(-kInf)},
         {"step +inf", true, 1s, Seconds(kInf)},
         {"step NaN, no timeout", true, std::nullopt, Seconds(kNaN)},
-        {"non-blocking with timeout 1 s", false, 1s, 250ms},
-        {"non-blocking with timeout 0", false, 0s, 250ms},
         {"non-blocking with timeout -1 s", false, Seconds(-1.0), 250ms},
+        {"non-blocking with timeout NaN", false, Seconds(kNaN), 250ms},
     };
     for (const Case& c : bad) {
         SCOPED_TRACE(c.what);
-        EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.acquire(c.blocking, c.timeout, c.step); }));
-        EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.acquire(c.blocking, c.timeout, c.step, /*force=*/true); }));
+        EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.acquire(opts(c.blocking, c.timeout, c.step)); }));
+        EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.acquire(opts(c.blocking, c.timeout, c.step, true)); }));
     }
-    // The standard timed interface: NaN is no duration at all.
+    // The standard timed interface: NaN is no duration at all, and a duration
+    // longer than the library can count (hours::max() is 3e22 s) is refused too.
     EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.try_lock_for(Seconds(kNaN)); }));
+    EXPECT_TRUE(Throws<InvalidArgument>([&] { lock.try_lock_for(std::chrono::hours::max()); }));
     EXPECT_FALSE(lock.locked()) << "a refused acquire took the lock";
     // The extremes of the standard durations and time points: a past deadline
-    // is one try (time_point::min() - now would overflow), an endless one waits.
+    // is one try (time_point::min() - now would overflow), a far one waits.
     Locker holder(client, db, "args", short_ttl());
     holder.acquire();
     EXPECT_FALSE(lock.try_lock_until(std::chrono::steady_clock::time_point::min()));
@@ -237,14 +233,14 @@ TEST_F(BadInputTest, TimeoutsAndSteps) {
     EXPECT_FALSE(lock.try_lock_for(std::chrono::nanoseconds::min()));
     EXPECT_FALSE(lock.try_lock_for(Seconds(-kInf)));
     for (int i = 0; i < 2; ++i) {
-        SCOPED_TRACE(i == 0 ? "try_lock_for(hours::max())" : "try_lock_until(time_point::max())");
+        SCOPED_TRACE(i == 0 ? "try_lock_for(a million hours)" : "try_lock_until(time_point::max())");
         std::thread releaser([&] {
             std::this_thread::sleep_for(300ms);
             holder.release();
         });
         bool got = false;
         EXPECT_TRUE(Works([&] {
-            got = i == 0 ? lock.try_lock_for(std::chrono::hours::max())
+            got = i == 0 ? lock.try_lock_for(std::chrono::hours(1000000))
                          : lock.try_lock_until(std::chrono::steady_clock::time_point::max());
         }));
         releaser.join();
@@ -257,14 +253,17 @@ TEST_F(BadInputTest, TimeoutsAndSteps) {
     // Zero step is allowed (the C ABI takes any finite step >= 0): it polls,
     // and still times out and acquires as asked.
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_TRUE(Throws<AcquireTimeout>([&] { lock.acquire(true, 300ms, 0s); }));
+    EXPECT_TRUE(Throws<AcquireTimeout>([&] { lock.acquire(opts(true, 300ms, 0s)); }));
     EXPECT_LT(seconds_since(t0), 10.0);
     EXPECT_TRUE(holder.owned());
     holder.release();
-    EXPECT_TRUE(Works([&] { lock.acquire(true, 10s, 0s); }));
+    EXPECT_TRUE(Works([&] { lock.acquire(opts(true, 10s, 0s)); }));
     EXPECT_TRUE(lock.owned());
     // Zero timeout with blocking: one try.
-    EXPECT_TRUE(Throws<AcquireTimeout>([&] { holder.acquire(true, 0s); }));
+    EXPECT_TRUE(Throws<AcquireTimeout>([&] { holder.acquire(opts(true, 0s)); }));
+    // Non-blocking with a timeout: one attempt bounded by it.
+    EXPECT_TRUE(Throws<LockExists>([&] { holder.acquire(opts(false, 0s)); }));
+    EXPECT_TRUE(Throws<LockExists>([&] { holder.acquire(opts(false, 1s)); }));
     EXPECT_TRUE(lock.owned());
 }
 
@@ -289,8 +288,8 @@ TEST_F(BadInputTest, Uris) {
         Client c(far + "/?serverSelectionTimeoutMS=300");
         Locker lock(c, db, "k", short_ttl());
         auto t0 = std::chrono::steady_clock::now();
-        EXPECT_TRUE((Throws<DatabaseError, AcquireTimeout>([&] { lock.acquire(true, 2s); })));
-        EXPECT_TRUE(Throws<DatabaseError>([&] { lock.acquire(false); }));
+        EXPECT_TRUE((Throws<DatabaseError, AcquireTimeout>([&] { lock.acquire(opts(true, 2s)); })));
+        EXPECT_TRUE(Throws<DatabaseError>([&] { lock.acquire(opts(false)); }));
         EXPECT_TRUE(Throws<DatabaseError>([&] { lock.locked(); }));
         EXPECT_TRUE(Throws<DatabaseError>([&] { lock.current(); }));
         EXPECT_TRUE(Throws<DatabaseError>([&] { lock.release(); }));
@@ -304,7 +303,7 @@ TEST_F(BadInputTest, Uris) {
         Client c(far + "/");  // the driver's own server selection timeout: 30 s
         Locker lock(c, db, "k", short_ttl(5));
         auto t0 = std::chrono::steady_clock::now();
-        EXPECT_TRUE((Throws<DatabaseError, AcquireTimeout>([&] { lock.acquire(true, 2s); })));
+        EXPECT_TRUE((Throws<DatabaseError, AcquireTimeout>([&] { lock.acquire(opts(true, 2s)); })));
         EXPECT_LT(seconds_since(t0), 6.0);
         t0 = std::chrono::steady_clock::now();
         EXPECT_TRUE(Throws<DatabaseError>([&] { lock.locked(); }));
@@ -375,18 +374,19 @@ TEST_F(BadInputTest, LocksNeverHeld) {
     EXPECT_TRUE(Throws<NotOwned>([&] { intruder.renew(); }));
     EXPECT_FALSE(intruder.try_lock());
     intruder.unlock();
-    EXPECT_TRUE(Throws<LockExists>([&] { intruder.acquire(false); }));
+    EXPECT_TRUE(Throws<LockExists>([&] { intruder.acquire(opts(false)); }));
     expect_victim_untouched();
 }
 
-// The C ABI lets me_locker_free race a me_acquire waiting on the same handle:
-// the waiter returns ME_ERR_INVALID_STATE. In C++ that is destroying the
-// Locker while other threads wait in acquire()/lock()/try_lock_for() on it.
-// This is well-defined once they are inside the C call: those methods read
-// the handle before calling it and touch nothing of *this afterwards (the C
-// handle itself lives until the last call on it returns). No API tells when a
-// thread got there, so as in the C-ABI test the waiters flag that they are
-// about to call and the test waits 500 ms more before destroying.
+// The C ABI lets me_locker_close (and me_locker_free) race a me_locker_acquire
+// waiting on the same handle: the waiter returns ME_ERR_CLOSED. In C++ that is
+// destroying the Locker (close, then free) while other threads wait in
+// acquire()/lock()/try_lock_for() on it: they throw Closed. This is
+// well-defined once they are inside the C call: those methods read the handle
+// before calling it and touch nothing of *this afterwards (calls under way
+// hold their own reference). No API tells when a thread got there, so as in
+// the C-ABI test the waiters flag that they are about to call and the test
+// waits 500 ms more before destroying.
 TEST_F(BadInputTest, DestroyingALockerWakesItsWaiters) {
     Locker holder(client, db, "contended", short_ttl());
     holder.acquire();
@@ -400,7 +400,7 @@ TEST_F(BadInputTest, DestroyingALockerWakesItsWaiters) {
     std::vector<Outcome> outcomes;
     std::atomic<int> entered{0};
     const std::function<void(Locker&)> calls[] = {
-        [](Locker& l) { l.acquire(true, std::nullopt, 50ms); },
+        [](Locker& l) { l.acquire(opts(true, std::nullopt, 50ms)); },
         [](Locker& l) { l.lock(); },
         [](Locker& l) {
             if (!l.try_lock_for(60s)) throw std::runtime_error("try_lock_for returned false");
@@ -414,8 +414,8 @@ TEST_F(BadInputTest, DestroyingALockerWakesItsWaiters) {
             ++entered;
             try {
                 call(l);
-            } catch (const InvalidState& e) {
-                result = std::string("InvalidState:") + e.what();
+            } catch (const Closed& e) {
+                result = std::string("Closed:") + e.what();
             } catch (const std::exception& e) {
                 result = std::string("other exception: ") + e.what();
             }
@@ -441,8 +441,8 @@ TEST_F(BadInputTest, DestroyingALockerWakesItsWaiters) {
     if (!all) holder.release();  // let them through so the test ends
     for (auto& t : threads) t.join();
     for (const Outcome& o : outcomes) {
-        EXPECT_EQ(o.result.rfind("InvalidState:", 0), 0u) << o.result;
-        EXPECT_GT(o.result.size(), std::string("InvalidState:").size()) << "no message";
+        EXPECT_EQ(o.result.rfind("Closed:", 0), 0u) << o.result;
+        EXPECT_GT(o.result.size(), std::string("Closed:").size()) << "no message";
         EXPECT_LT(std::chrono::duration<double>(o.at - t0).count(), 5.0);
     }
     EXPECT_TRUE(holder.owned()) << "destroying a waiter released another's lock";
@@ -477,6 +477,11 @@ TEST_F(BadInputTest, MovedFromObjectsThrowInvalidState) {
         EXPECT_TRUE(Throws<InvalidState>([&] { x.fence(); }));
         EXPECT_TRUE(Throws<InvalidState>([&] { x.ttl(); }));
         EXPECT_TRUE(Throws<InvalidState>([&] { x.ts_expire(); }));
+        EXPECT_TRUE(Throws<InvalidState>([&] { x.db_name(); }));
+        EXPECT_TRUE(Throws<InvalidState>([&] { x.dbcollection(); }));
+        EXPECT_TRUE(Throws<InvalidState>([&] { x.maxoffset(); }));
+        EXPECT_TRUE(Throws<InvalidState>([&] { x.timeparanoid(); }));
+        EXPECT_TRUE(Throws<InvalidState>([&] { x.close(); }));
         EXPECT_TRUE(Throws<InvalidState>([&] { x.lock(); }));
         EXPECT_TRUE(Throws<InvalidState>([&] { x.try_lock(); }));
         EXPECT_TRUE(Throws<InvalidState>([&] { x.try_lock_for(1s); }));
@@ -499,7 +504,8 @@ TEST_F(BadInputTest, MovedFromObjectsThrowInvalidState) {
     EXPECT_TRUE(Throws<InvalidState>([&] { e.poll_wait(); }));
     EXPECT_TRUE(Throws<InvalidState>([&] { e.ttl(); }));
     EXPECT_TRUE(Throws<InvalidState>([&] { e.key(); }));
-    EXPECT_TRUE(Throws<InvalidState>([&] { e.mlock(); }));
+    EXPECT_TRUE(Throws<InvalidState>([&] { e.locker(); }));
+    EXPECT_TRUE(Throws<InvalidState>([&] { e.close(); }));
     EXPECT_TRUE(Throws<InvalidState>([&] { e.node_status(); }));
     EXPECT_TRUE(Throws<InvalidState>([&] { e.cluster_detail(); }));
     f.poll();

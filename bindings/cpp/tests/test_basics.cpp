@@ -1,5 +1,5 @@
-// Library-wide functions, the exception hierarchy, the JSON and time decoding,
-// option defaults, Client, move semantics and the double-include check.
+// Library-wide functions, the exception hierarchy, the record conversions,
+// option defaults, CancelToken, Client, move semantics and the double-include check.
 #include "common.hpp"
 
 #include <cstring>
@@ -21,6 +21,8 @@ static_assert(!std::is_copy_constructible_v<LeaderElector> && !std::is_copy_assi
 static_assert(std::is_nothrow_move_constructible_v<Client> && std::is_nothrow_move_assignable_v<Client>);
 static_assert(std::is_nothrow_move_constructible_v<Locker> && std::is_nothrow_move_assignable_v<Locker>);
 static_assert(std::is_nothrow_move_constructible_v<LeaderElector> && std::is_nothrow_move_assignable_v<LeaderElector>);
+static_assert(!std::is_copy_constructible_v<CancelToken> && std::is_nothrow_move_constructible_v<CancelToken>);
+static_assert(std::is_convertible_v<const CancelToken&, Cancel>);
 static_assert(std::is_base_of_v<std::runtime_error, Error>);
 static_assert(noexcept(std::declval<Locker&>().unlock()));
 
@@ -70,6 +72,8 @@ TEST(Errors, EachStatusHasItsClass) {
     expect_maps<NotOwned>(ME_ERR_NOT_OWNED);
     expect_maps<DatabaseError>(ME_ERR_DATABASE);
     expect_maps<InvalidState>(ME_ERR_INVALID_STATE);
+    expect_maps<Cancelled>(ME_ERR_CANCELLED);
+    expect_maps<Closed>(ME_ERR_CLOSED);
     expect_maps<InternalError>(ME_ERR_INTERNAL);
     expect_maps<Error>(static_cast<me_status>(42));
     // The classes are distinct: a LockExists is not an AcquireTimeout.
@@ -84,119 +88,166 @@ TEST(Errors, EachStatusHasItsClass) {
         LockExists);
 }
 
-TEST(Errors, CheckUsesTheLibrarysMessage) {
-    EXPECT_NO_THROW(detail::check(ME_OK));
-    // A real failing call: the message comes from me_last_error_message().
+TEST(Errors, CallReadsStatusAndMessageFromTheError) {
     me_client* raw = nullptr;
-    me_status s = ::me_client_new(nullptr, &raw);
-    ASSERT_EQ(s, ME_ERR_INVALID_ARGUMENT);
-    std::string c_message = ::me_last_error_message();
+    EXPECT_NO_THROW(detail::call(::me_client_new, "mongodb://127.0.0.1:1/", &raw));
+    ASSERT_NE(raw, nullptr);
+    ::me_client_free(raw);
+    raw = nullptr;
+    // The same failing call in C and through detail::call: the same message.
+    me_error* err = nullptr;
+    ASSERT_EQ(::me_client_new(nullptr, &raw, &err), ME_ERR_INVALID_ARGUMENT);
+    std::string c_message = ::me_error_message(err);
+    ::me_error_free(err);
     EXPECT_FALSE(c_message.empty());
     try {
-        detail::check(s);
+        detail::call(::me_client_new, static_cast<const char*>(nullptr), &raw);
         FAIL() << "nothing thrown";
     } catch (const InvalidArgument& e) {
         EXPECT_EQ(std::string(e.what()), c_message);
+        EXPECT_EQ(std::string(e.what()).rfind("mongoelector:", 0), std::string::npos) << "doubled prefix";
     }
+    EXPECT_EQ(raw, nullptr);
 }
 
-// ---- JSON reader ----
+// ---- records: C structs to C++ values ----
 
-TEST(Json, ParsesEveryKind) {
-    auto v = detail::parse_json(
-        R"( {"s":"a\"b\\c\/\n\t\u00e9\ud83d\ude00","t":true,"f":false,"n":null,"i":-42,"big":9007199254740993,)"
-        R"("d":1.5e3,"z":0,"arr":[1,[2],{"x":[]}],"o":{"k":"v"},"e":{}} )");
-    ASSERT_EQ(v.type, detail::Json::Type::Object);
-    EXPECT_EQ(v.find("s")->string, "a\"b\\c/\n\t\xc3\xa9\xf0\x9f\x98\x80");
-    EXPECT_TRUE(v.find("t")->boolean);
-    EXPECT_EQ(v.find("f")->type, detail::Json::Type::Bool);
-    EXPECT_FALSE(v.find("f")->boolean);
-    EXPECT_TRUE(v.find("n")->is_null());
-    EXPECT_TRUE(v.find("i")->is_integer);
-    EXPECT_EQ(v.find("i")->integer, -42);
-    EXPECT_EQ(v.find("big")->integer, 9007199254740993LL);  // exact, not through a double
-    EXPECT_FALSE(v.find("d")->is_integer);
-    EXPECT_DOUBLE_EQ(v.find("d")->number, 1500.0);
-    EXPECT_EQ(v.find("z")->integer, 0);
-    const auto& arr = *v.find("arr");
-    ASSERT_EQ(arr.items.size(), 3u);
-    EXPECT_EQ(arr.items[1].items[0].integer, 2);
-    EXPECT_EQ(arr.items[2].find("x")->type, detail::Json::Type::Array);
-    EXPECT_EQ(v.find("o")->find("k")->string, "v");
-    EXPECT_EQ(v.find("e")->keys.size(), 0u);
-    EXPECT_EQ(v.find("missing"), nullptr);
-    EXPECT_EQ(detail::parse_json("[]").items.size(), 0u);
-    EXPECT_TRUE(detail::parse_json("null").is_null());
+TEST(Records, CurrentLockConverts) {
+    me_current_lock c{};
+    c.key = "k";
+    c.locked = true;
+    c.host = "h";
+    c.uuid = "u";
+    c.pid = 7;
+    c.ts_created_ms = 1795701600007LL;
+    c.ts_expire_ms = 1795701610007LL;
+    c.fence = 3;
+    CurrentLock v = detail::convert(c);
+    EXPECT_EQ(v.key, "k");
+    EXPECT_TRUE(v.locked);
+    EXPECT_EQ(v.host, "h");
+    EXPECT_EQ(v.uuid, "u");
+    EXPECT_EQ(v.pid, 7);
+    EXPECT_EQ(metest::unix_ms(v.ts_created), 1795701600007LL);
+    EXPECT_EQ(v.ts_expire - v.ts_created, 10s);
+    EXPECT_EQ(v.fence, 3);
+    EXPECT_EQ(detail::from_unix_ms(-1).time_since_epoch(), -1ms);
 }
 
-TEST(Json, RejectsMalformedText) {
-    for (const char* bad : {"", "{", "{\"a\":}", "{\"a\" 1}", "[1,]", "[1 2]", "tru", "nul", "\"abc", "\"\\x\"",
-                            "\"\\ud800\"", "\"\\u12\"", "01a", "-", "1.", "1e", "{} x", "{a:1}", "\"\x01\""}) {
-        SCOPED_TRACE(bad);
-        EXPECT_THROW(detail::parse_json(bad), InternalError);
-    }
-    std::string deep(200, '[');
-    EXPECT_THROW(detail::parse_json(deep), InternalError);
+TEST(Records, MissingValuesAreNullopt) {
+    me_lock_status l{};
+    l.uuid = "u";
+    l.key = "k";
+    l.ttl = 1.5;
+    l.timestamp_ms = 1000;
+    l.host = "h";
+    l.pid = 9;
+    l.lock_owned = false;
+    LockStatus free_view = detail::convert(l);
+    EXPECT_EQ(free_view.ttl, 1.5s);
+    EXPECT_EQ(metest::unix_ms(free_view.timestamp), 1000);
+    EXPECT_FALSE(free_view.lock_owned);
+    EXPECT_FALSE(free_view.lock_created || free_view.lock_expires || free_view.fence);
+    l.lock_owned = true;
+    l.lock_created_ms = 2000;
+    l.lock_expires_ms = 3000;
+    l.fence = 4;
+    LockStatus owned = detail::convert(l);
+    EXPECT_EQ(metest::unix_ms(owned.lock_created.value()), 2000);
+    EXPECT_EQ(metest::unix_ms(owned.lock_expires.value()), 3000);
+    EXPECT_EQ(owned.fence, std::optional<std::int64_t>(4));
+
+    me_node_status members[2] = {};
+    members[0].lock = l;
+    members[0].is_leader = true;
+    members[0].elector_running = true;
+    members[0].has_last_poll = true;
+    members[0].last_poll_ms = 5000;
+    members[0].app_version = "1.0";
+    members[1].lock = l;
+    NodeStatus n = detail::convert(members[0]);
+    EXPECT_TRUE(n.is_leader && n.elector_running);
+    EXPECT_EQ(metest::unix_ms(n.last_poll.value()), 5000);
+    EXPECT_EQ(n.app_version, std::optional<std::string>("1.0"));
+    EXPECT_EQ(n.lock.key, "k");
+    NodeStatus quiet = detail::convert(members[1]);
+    EXPECT_FALSE(quiet.last_poll.has_value());
+    EXPECT_FALSE(quiet.app_version.has_value());
+
+    me_cluster_detail d{};
+    d.members = members;
+    d.member_count = 2;
+    d.timestamp_ms = 6000;
+    ClusterDetail none = detail::convert(d);
+    EXPECT_EQ(none.members.size(), 2u);
+    EXPECT_FALSE(none.leader.has_value());
+    EXPECT_EQ(metest::unix_ms(none.timestamp), 6000);
+    d.has_leader = true;
+    d.leader.host = "lh";
+    d.leader.process_id = 11;
+    d.leader.uuid = "lu";
+    d.leader.fence = 12;
+    ClusterDetail led = detail::convert(d);
+    ASSERT_TRUE(led.leader.has_value());
+    EXPECT_EQ(led.leader->host, "lh");
+    EXPECT_EQ(led.leader->process_id, 11);
+    EXPECT_EQ(led.leader->uuid, "lu");
+    EXPECT_EQ(led.leader->fence, 12);
 }
 
-TEST(Time, ParsesRfc3339) {
-    using std::chrono::milliseconds;
-    auto ms = [](const char* s) {
-        return std::chrono::duration_cast<milliseconds>(detail::parse_rfc3339(s).time_since_epoch()).count();
-    };
-    EXPECT_EQ(ms("1970-01-01T00:00:00.000Z"), 0);
-    EXPECT_EQ(ms("2000-02-29T00:00:00.123Z"), 951782400123LL);
-    EXPECT_EQ(ms("2026-11-26T14:00:00.007Z"), 1795701600007LL);
-    EXPECT_EQ(ms("1969-12-31T23:59:59.999Z"), -1);
-    EXPECT_EQ(ms("2026-11-26T14:00:00Z"), 1795701600000LL);
-    EXPECT_EQ(ms("2026-11-26T15:30:00.5+01:30"), 1795701600500LL);
-    EXPECT_EQ(ms("2026-11-26T12:00:00-02:00"), 1795701600000LL);
-    auto ns = detail::parse_rfc3339("1970-01-01T00:00:01.123456789Z").time_since_epoch();
-    EXPECT_EQ(std::chrono::duration_cast<std::chrono::nanoseconds>(ns).count(), 1123456789LL);
-    for (const char* bad : {"", "2026-11-26", "2026-11-26T14:00:00", "2026-13-01T00:00:00Z", "2026-11-26 14:00:00Z",
-                            "2026-11-26T14:00:00.Z", "2026-11-26T14:00:00Zjunk", "x026-11-26T14:00:00Z"}) {
-        SCOPED_TRACE(bad);
-        EXPECT_THROW(detail::parse_rfc3339(bad), InternalError);
-    }
-    EXPECT_EQ(detail::from_unix_ms(1795701600007LL), detail::parse_rfc3339("2026-11-26T14:00:00.007Z"));
-}
+// ---- options: unset means the library's default ----
 
-TEST(Decode, MissingOrMistypedFieldsAreReported) {
-    auto good = detail::parse_json(
-        R"({"_id":"k","locked":true,"host":"h","uuid":"u","pid":7,"ts_created":"2026-11-26T14:00:00.000Z",)"
-        R"("ts_expire":"2026-11-26T14:00:10.000Z","fence":3})");
-    CurrentLock c = detail::decode_current(good);
-    EXPECT_EQ(c.key, "k");
-    EXPECT_EQ(c.pid, 7);
-    EXPECT_EQ(c.fence, 3);
-    EXPECT_EQ(c.ts_expire - c.ts_created, std::chrono::seconds(10));
-    auto no_fence = detail::parse_json(R"({"_id":"k","locked":true,"host":"h","uuid":"u","pid":7})");
-    EXPECT_THROW(detail::decode_current(no_fence), InternalError);
-    auto bad_pid = detail::parse_json(R"({"uuid":"u","key":"k","ttl":1,"timestamp":"2026-11-26T14:00:00.000Z",)"
-                                      R"("host":"h","pid":"7","lock_owned":false})");
-    EXPECT_THROW(detail::decode_lock_status(bad_pid), InternalError);
-    EXPECT_THROW(detail::decode_cluster(detail::parse_json("[]")), InternalError);
-}
-
-// ---- options ----
-
-TEST(Options, DefaultsMatchTheCLibrary) {
+TEST(Options, UnsetOptionsKeepTheLibrarysDefaults) {
     me_locker_options c;
     ::me_locker_options_init(&c);
-    LockerOptions cpp;
-    EXPECT_EQ(cpp.dbcollection, std::string(c.dbcollection));
-    EXPECT_DOUBLE_EQ(cpp.ttl.count(), c.ttl);
-    EXPECT_EQ(cpp.timeparanoid, c.timeparanoid);
-    EXPECT_DOUBLE_EQ(cpp.maxoffset, c.maxoffset);
+    Client client(metest::uri());  // sends nothing: creating handles is local
+    Locker lock(client, "cpp_defaults", "k");
+    EXPECT_EQ(lock.dbcollection(), std::string(c.dbcollection));
+    EXPECT_EQ(lock.ttl(), Seconds(c.ttl));
+    EXPECT_EQ(lock.timeparanoid(), c.timeparanoid);
+    EXPECT_EQ(lock.maxoffset(), Seconds(c.maxoffset));
+    EXPECT_EQ(lock.db_name(), "cpp_defaults");
+
+    LockerOptions set;
+    set.dbcollection = "other";
+    set.ttl = 90s;
+    set.timeparanoid = !c.timeparanoid;
+    set.maxoffset = 250ms;
+    Locker custom(client, "cpp_defaults", "k", set);
+    EXPECT_EQ(custom.dbcollection(), "other");
+    EXPECT_EQ(custom.ttl(), 90s);
+    EXPECT_EQ(custom.timeparanoid(), !c.timeparanoid);
+    EXPECT_EQ(custom.maxoffset(), 250ms);
 
     me_elector_options ce;
     ::me_elector_options_init(&ce);
-    ElectorOptions e;
-    EXPECT_DOUBLE_EQ(e.ttl.count(), ce.ttl);
-    EXPECT_EQ(e.report_status, ce.report_status);
-    EXPECT_EQ(ce.app_version, nullptr);
-    EXPECT_FALSE(e.app_version.has_value());
-    EXPECT_FALSE(e.on_leader || e.on_leader_loss || e.on_loop);
+    LeaderElector e(client, "cpp_defaults", "el");
+    EXPECT_EQ(e.ttl(), Seconds(ce.ttl));
+    ElectorOptions eo;
+    eo.ttl = 7s;
+    EXPECT_EQ(LeaderElector(client, "cpp_defaults", "el", eo).ttl(), 7s);
+}
+
+// ---- CancelToken ----
+
+TEST(CancelTokenTest, CancelIsObservedAndMovedFromIsEmpty) {
+    CancelToken t;
+    ASSERT_TRUE(t);
+    EXPECT_FALSE(t.is_cancelled());
+    EXPECT_FALSE(t.wait_for(10ms));
+    t.cancel();
+    t.cancel();  // idempotent
+    EXPECT_TRUE(t.is_cancelled());
+    EXPECT_TRUE(t.wait_for(10s));
+    CancelToken u(std::move(t));
+    EXPECT_FALSE(t);  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(t.capi(), nullptr);
+    EXPECT_NO_THROW(t.cancel());
+    EXPECT_FALSE(t.is_cancelled());
+    EXPECT_THROW(t.wait_for(1s), InvalidState);
+    EXPECT_THROW(Cancel{t}, InvalidState);
+    EXPECT_TRUE(u.is_cancelled());
+    EXPECT_EQ(Cancel().capi(), nullptr);
 }
 
 // ---- Client ----
@@ -215,7 +266,7 @@ TEST(ClientTest, UnreachableServerIsADatabaseError) {
     Client client("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300");
     Locker lock(client, "cpp_unreachable", "k", metest::short_ttl());
     EXPECT_THROW(lock.locked(), DatabaseError);
-    EXPECT_THROW(lock.acquire(true, 1s), Error);
+    EXPECT_THROW(lock.acquire(metest::opts(true, 1s)), Error);
 }
 
 TEST(ClientTest, MoveLeavesAnInertObject) {

@@ -79,18 +79,22 @@ TEST_F(ElectorTest, StartLeadReportAndStop) {
     o.app_version = "cpp-test-1.0";
     LeaderElector e(client, db, "group", o);
     EXPECT_EQ(e.key(), "group");
-    EXPECT_DOUBLE_EQ(e.ttl().count(), 4.0);
+    EXPECT_EQ(e.ttl(), 4s);
     EXPECT_FALSE(e.running());
     EXPECT_FALSE(e.is_leader());
     EXPECT_GT(e.poll_wait().count(), 0.0);
     EXPECT_LE(e.poll_wait().count(), 4.0);
-    LockerView mlock = e.mlock();
+    LockerView mlock = e.locker();
     EXPECT_EQ(mlock.key(), "group");
     EXPECT_EQ(mlock.uuid().size(), 36u);
     EXPECT_EQ(mlock.pid(), static_cast<std::int64_t>(::getpid()));
     EXPECT_FALSE(mlock.host().empty());
     EXPECT_EQ(mlock.fence(), 0);
-    EXPECT_DOUBLE_EQ(mlock.ttl().count(), 4.0);
+    EXPECT_EQ(mlock.ttl(), 4s);
+    EXPECT_EQ(mlock.dbcollection(), "elector.locks");
+    EXPECT_EQ(mlock.db_name(), db);
+    EXPECT_GT(mlock.maxoffset(), 0s);
+    EXPECT_FALSE(mlock.owned());
     EXPECT_FALSE(mlock.ts_expire().has_value());
 
     e.start();
@@ -112,27 +116,28 @@ TEST_F(ElectorTest, StartLeadReportAndStop) {
     NodeStatus node = e.node_status();
     EXPECT_TRUE(node.is_leader);
     EXPECT_TRUE(node.elector_running);
-    EXPECT_TRUE(node.lock_owned);
-    EXPECT_EQ(node.uuid, mlock.uuid());
-    EXPECT_EQ(node.id, mlock.uuid());
-    EXPECT_EQ(node.key, "group");
-    EXPECT_EQ(node.fence, mlock.fence());
+    EXPECT_TRUE(node.lock.lock_owned);
+    EXPECT_EQ(node.lock.uuid, mlock.uuid());
+    EXPECT_EQ(node.lock.key, "group");
+    EXPECT_EQ(node.lock.fence, mlock.fence());
     EXPECT_EQ(node.app_version, std::optional<std::string>("cpp-test-1.0"));
     EXPECT_TRUE(node.last_poll.has_value());
-    EXPECT_DOUBLE_EQ(node.ttl.count(), 4.0);
+    EXPECT_EQ(node.lock.ttl, 4s);
+    EXPECT_TRUE(mlock.owned());
+    EXPECT_EQ(mlock.current()->uuid, mlock.uuid());
 
     ClusterDetail cluster;
     ASSERT_TRUE(eventually([&] {
         cluster = e.cluster_detail();
-        return !cluster.member_detail.empty();
+        return !cluster.members.empty();
     }));
     ASSERT_TRUE(cluster.leader.has_value());
     EXPECT_EQ(cluster.leader->uuid, mlock.uuid());
     EXPECT_EQ(cluster.leader->process_id, mlock.pid());
     EXPECT_EQ(cluster.leader->host, mlock.host());
     EXPECT_EQ(cluster.leader->fence, mlock.fence());
-    EXPECT_EQ(cluster.member_detail.at(0).uuid, mlock.uuid());
-    EXPECT_EQ(cluster.member_detail.at(0).app_version, std::optional<std::string>("cpp-test-1.0"));
+    EXPECT_EQ(cluster.members.at(0).lock.uuid, mlock.uuid());
+    EXPECT_EQ(cluster.members.at(0).app_version, std::optional<std::string>("cpp-test-1.0"));
     EXPECT_GT(cluster.timestamp, std::chrono::system_clock::now() - 60s);
 
     e.stop();
@@ -191,17 +196,17 @@ TEST_F(ElectorTest, OnlyOneLeaderAndFailover) {
     EXPECT_EQ(rb.leader.load(), 0);
     ClusterDetail c = b.cluster_detail();
     ASSERT_TRUE(c.leader.has_value());
-    EXPECT_EQ(c.leader->uuid, a->mlock().uuid());
+    EXPECT_EQ(c.leader->uuid, a->locker().uuid());
 
     a->stop();  // releases: b takes over within about a quarter ttl
     EXPECT_EQ(ra.loss.load(), 1);
     ASSERT_TRUE(eventually([&] { return b.is_leader(); }));
     // is_leader() turns true just before on_leader is dispatched.
     ASSERT_TRUE(eventually([&] { return rb.leader.load() == 1; }));
-    EXPECT_GT(b.mlock().fence(), a->mlock().fence());
+    EXPECT_GT(b.locker().fence(), a->locker().fence());
 
     // Destroying a running leader stops it: the loss fires before the destructor returns.
-    auto fence_b = b.mlock().fence();
+    auto fence_b = b.locker().fence();
     {
         LeaderElector moved = std::move(b);
         EXPECT_FALSE(b);
@@ -209,7 +214,7 @@ TEST_F(ElectorTest, OnlyOneLeaderAndFailover) {
     EXPECT_EQ(rb.loss.load(), 1);
     a->start();
     ASSERT_TRUE(eventually([&] { return a->is_leader(); }));
-    EXPECT_GT(a->mlock().fence(), fence_b);
+    EXPECT_GT(a->locker().fence(), fence_b);
     a.reset();
     EXPECT_EQ(ra.loss.load(), 2);
 }
@@ -328,7 +333,8 @@ TEST_F(ElectorTest, MoveKeepsCallbacksAndLeavesAnInertObject) {
     EXPECT_THROW(a.running(), InvalidState);
     EXPECT_THROW(a.poll_wait(), InvalidState);
     EXPECT_THROW(a.key(), InvalidState);
-    EXPECT_THROW(a.mlock(), InvalidState);
+    EXPECT_THROW(a.locker(), InvalidState);
+    EXPECT_THROW(a.close(), InvalidState);
     EXPECT_THROW(a.node_status(), InvalidState);
     EXPECT_THROW(a.cluster_detail(), InvalidState);
     EXPECT_TRUE(b.running());
@@ -362,8 +368,8 @@ TEST_F(ElectorTest, ReportStatusOffLeavesNoMemberReport) {
     EXPECT_TRUE(quiet.is_leader());
     ClusterDetail c = quiet.cluster_detail();
     ASSERT_TRUE(c.leader.has_value());
-    EXPECT_EQ(c.leader->uuid, quiet.mlock().uuid());
-    EXPECT_TRUE(c.member_detail.empty());
+    EXPECT_EQ(c.leader->uuid, quiet.locker().uuid());
+    EXPECT_TRUE(c.members.empty());
     EXPECT_FALSE(quiet.node_status().app_version.has_value());
 }
 
@@ -377,4 +383,179 @@ TEST_F(ElectorTest, InvalidArguments) {
     EXPECT_THROW(LeaderElector(client, db, "k", o), InvalidArgument);
     EXPECT_THROW(LeaderElector(client, db, "", ElectorOptions()), InvalidArgument);
     EXPECT_THROW(LeaderElector(client, "", "k", ElectorOptions()), InvalidArgument);
+}
+
+// ---- close ----
+
+TEST_F(ElectorTest, CloseReleasesLeadershipAndLaterCallsThrowClosed) {
+    Recorder rec;
+    LeaderElector e(client, db, "close", rec.options());
+    LeaderElector other(client, db, "close", ElectorOptions());
+    e.start();
+    ASSERT_TRUE(eventually([&] { return rec.leader.load() == 1; }));
+    e.close();
+    EXPECT_EQ(rec.loss.load(), 1) << "on_leader_loss fires before close() returns";
+    EXPECT_FALSE(e.is_leader());
+    EXPECT_FALSE(e.running());
+    EXPECT_FALSE(other.leader_exists()) << "close did not release leadership";
+    EXPECT_NO_THROW(e.close());  // idempotent
+    EXPECT_THROW(e.start(), Closed);
+    EXPECT_THROW(e.poll(), Closed);
+    EXPECT_THROW(e.release(), Closed);
+    EXPECT_THROW(e.leader_exists(), Closed);
+    EXPECT_THROW(e.node_status(), Closed);
+    EXPECT_THROW(e.cluster_detail(), Closed);
+    EXPECT_EQ(e.key(), "close");  // getters keep working
+    EXPECT_EQ(e.ttl(), 4s);
+    int loops = rec.loop.load();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(rec.loop.load(), loops) << "a callback ran after close() returned";
+}
+
+// close() from another thread while a callback runs returns only once that
+// callback has returned, and no callback runs afterwards.
+TEST_F(ElectorTest, CloseWhileACallbackRuns) {
+    std::atomic<bool> in_callback{false}, callback_done{false};
+    std::atomic<int> after_close{0};
+    std::atomic<bool> closed{false};
+    ElectorOptions o;
+    o.ttl = 4s;
+    o.on_loop = [&] {
+        if (closed) ++after_close;
+        if (in_callback.exchange(true)) return;
+        std::this_thread::sleep_for(500ms);
+        callback_done = true;
+    };
+    LeaderElector e(client, db, "close-cb", o);
+    e.start();
+    ASSERT_TRUE(eventually([&] { return in_callback.load(); }));
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread([&] { e.close(); }).join();
+    closed = true;
+    EXPECT_TRUE(callback_done.load()) << "close() returned while the callback still ran";
+    EXPECT_LT(metest::seconds_since(t0), 10.0);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(after_close.load(), 0);
+    EXPECT_FALSE(e.running());
+}
+
+// close() from inside a callback flags the stop and returns; the elector
+// thread releases on its way out.
+TEST_F(ElectorTest, CloseFromInsideACallback) {
+    Recorder rec;
+    LeaderElector* self = nullptr;
+    ElectorOptions o = rec.options();
+    o.on_leader = [&] {
+        ++rec.leader;
+        rec.add("leader");
+        self->close();
+    };
+    LeaderElector e(client, db, "close-self", o);
+    self = &e;
+    e.start();
+    ASSERT_TRUE(eventually([&] { return rec.loss.load() == 1 && !e.running(); }));
+    EXPECT_THROW(e.leader_exists(), Closed);
+    LeaderElector probe(client, db, "close-self", ElectorOptions());
+    EXPECT_FALSE(probe.leader_exists());
+}
+
+// Callbacks are freed by the library (user_data_free) when the elector is
+// freed: what they capture is destroyed then, and not before.
+TEST_F(ElectorTest, CallbackBoxIsFreedWithTheElector) {
+    auto witness = std::make_shared<int>(0);
+    std::weak_ptr<int> alive = witness;
+    {
+        ElectorOptions o;
+        o.ttl = 4s;
+        o.on_loop = [witness] { ++*witness; };
+        witness.reset();
+        LeaderElector e(client, db, "box", o);
+        o.on_loop = nullptr;  // the options' copy goes; the elector's box keeps one
+        e.poll();
+        EXPECT_FALSE(alive.expired());
+        e.close();
+        EXPECT_FALSE(alive.expired()) << "freed at close, before free";
+    }
+    EXPECT_TRUE(alive.expired()) << "the callbacks outlived the elector";
+}
+
+// ---- records against what the server holds (read with pymongo) ----
+
+TEST_F(ElectorTest, RecordsMatchTheServersDocuments) {
+    ElectorOptions o;
+    o.ttl = 6s;
+    o.app_version = "records-1";
+    LeaderElector leader(client, db, "records", o);
+    ElectorOptions fo;
+    fo.ttl = 6s;
+    LeaderElector follower(client, db, "records", fo);
+    auto t0 = std::chrono::system_clock::now();
+    leader.poll();
+    follower.poll();
+    ASSERT_TRUE(leader.is_leader());
+    ASSERT_FALSE(follower.is_leader());
+
+    auto lock_doc = metest::server_lock_doc(metest::uri(), db, "elector.locks", "records");
+    if (lock_doc.empty()) GTEST_SKIP() << "python3 with pymongo is needed to read the server's documents";
+    auto doc = metest::server_status_doc(metest::uri(), db, leader.locker().uuid());
+    ASSERT_FALSE(doc.empty());
+
+    // node_status(): this node's report, as stored.
+    NodeStatus n = leader.node_status();
+    EXPECT_EQ(n.lock.uuid, doc["uuid"]);
+    EXPECT_EQ(n.lock.key, doc["key"]);
+    EXPECT_EQ(n.lock.ttl, Seconds(std::stod(doc["ttl"])));
+    EXPECT_EQ(n.lock.ttl, 6s);
+    // The view's timestamp is when it was taken (now), the report's when it was written.
+    EXPECT_GE(metest::unix_ms(n.lock.timestamp), std::stoll(doc["timestamp"]));
+    EXPECT_LE(n.lock.timestamp, std::chrono::system_clock::now() + 2s);
+    EXPECT_EQ(n.lock.host, doc["host"]);
+    EXPECT_EQ(std::to_string(n.lock.pid), doc["pid"]);
+    EXPECT_EQ(n.lock.lock_owned, doc["lock_owned"] == "true");
+    EXPECT_TRUE(n.lock.lock_owned);
+    EXPECT_EQ(std::to_string(metest::unix_ms(n.lock.lock_created.value())), doc["lock_created"]);
+    EXPECT_EQ(std::to_string(metest::unix_ms(n.lock.lock_expires.value())), doc["lock_expires"]);
+    EXPECT_EQ(std::to_string(n.lock.fence.value()), doc["fence"]);
+    EXPECT_EQ(n.is_leader, doc["is_leader"] == "true");
+    EXPECT_TRUE(n.is_leader);
+    EXPECT_EQ(n.elector_running, doc["elector_running"] == "true");
+    EXPECT_FALSE(n.elector_running);  // polled by hand
+    EXPECT_EQ(std::to_string(metest::unix_ms(n.last_poll.value())), doc["last_poll"]);
+    EXPECT_GE(*n.last_poll, t0 - 2s);
+    EXPECT_EQ(n.app_version.value(), doc["app_version"]);
+    // The lock fields agree with the lock's own head document.
+    EXPECT_EQ(std::to_string(n.lock.fence.value()), lock_doc["fence"]);
+    EXPECT_EQ(std::to_string(metest::unix_ms(n.lock.lock_created.value())), lock_doc["ts_created"]);
+
+    // The follower's report: no holding, no app_version.
+    auto fdoc = metest::server_status_doc(metest::uri(), db, follower.locker().uuid());
+    NodeStatus f = follower.node_status();
+    EXPECT_FALSE(f.lock.lock_owned);
+    EXPECT_EQ(fdoc["lock_owned"], "false");
+    EXPECT_FALSE(f.lock.lock_created || f.lock.lock_expires || f.lock.fence);
+    EXPECT_EQ(fdoc["fence"], "null");
+    EXPECT_FALSE(f.app_version.has_value());
+    EXPECT_EQ(fdoc["app_version"], "null");
+    EXPECT_FALSE(f.is_leader);
+
+    // cluster_detail(): both members (newest report first) and the leader from the lock.
+    ClusterDetail c = follower.cluster_detail();
+    ASSERT_EQ(c.members.size(), 2u);
+    EXPECT_GE(c.members[0].lock.timestamp, c.members[1].lock.timestamp);
+    for (const NodeStatus& m : c.members) {
+        auto mdoc = metest::server_status_doc(metest::uri(), db, m.lock.uuid);
+        EXPECT_EQ(std::to_string(metest::unix_ms(m.lock.timestamp)), mdoc["timestamp"]);
+        EXPECT_EQ(m.is_leader, mdoc["is_leader"] == "true");
+        EXPECT_EQ(m.lock.host, mdoc["host"]);
+    }
+    ASSERT_TRUE(c.leader.has_value());
+    EXPECT_EQ(c.leader->uuid, lock_doc["uuid"]);
+    EXPECT_EQ(c.leader->host, lock_doc["host"]);
+    EXPECT_EQ(std::to_string(c.leader->process_id), lock_doc["pid"]);
+    EXPECT_EQ(std::to_string(c.leader->fence), lock_doc["fence"]);
+    EXPECT_GE(c.timestamp, t0 - 2s);
+    EXPECT_LE(c.timestamp, std::chrono::system_clock::now() + 2s);
+
+    leader.release();
+    EXPECT_FALSE(follower.cluster_detail().leader.has_value());
 }

@@ -2,6 +2,10 @@
 // standard lock adaptors and move semantics.
 #include "common.hpp"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -11,6 +15,7 @@ using namespace mongoelector;
 using namespace std::chrono_literals;
 using metest::db_name;
 using metest::short_ttl;
+using metest::opts;
 using metest::uri;
 
 namespace {
@@ -25,8 +30,12 @@ TEST_F(LockerTest, GettersDescribeThisLocker) {
     EXPECT_EQ(lock.pid(), static_cast<std::int64_t>(::getpid()));
     EXPECT_EQ(lock.fence(), 0);
     EXPECT_FALSE(lock.ts_expire().has_value());
-    EXPECT_DOUBLE_EQ(lock.ttl().count(), 30.0);
-    EXPECT_DOUBLE_EQ(Locker(client, db, "getters", short_ttl(1.5)).ttl().count(), 1.5);
+    EXPECT_EQ(lock.ttl(), 30s);
+    EXPECT_EQ(Locker(client, db, "getters", short_ttl(1.5)).ttl(), 1.5s);
+    EXPECT_EQ(lock.db_name(), db);
+    EXPECT_EQ(lock.dbcollection(), "mongolocker");
+    EXPECT_TRUE(lock.timeparanoid());
+    EXPECT_EQ(lock.maxoffset(), 500ms);
     Locker other(client, db, "getters", short_ttl());
     EXPECT_NE(other.uuid(), lock.uuid());
 }
@@ -43,7 +52,7 @@ TEST_F(LockerTest, AcquireReleaseAndEveryQuery) {
     EXPECT_FALSE(before.lock_expires.has_value());
     EXPECT_EQ(before.key, "k");
     EXPECT_EQ(before.uuid, lock.uuid());
-    EXPECT_DOUBLE_EQ(before.ttl.count(), 30.0);
+    EXPECT_EQ(before.ttl, 30s);
 
     auto t0 = std::chrono::system_clock::now();
     lock.acquire();
@@ -78,16 +87,16 @@ TEST_F(LockerTest, AcquireReleaseAndEveryQuery) {
 
     // Acquiring a lock this locker holds renews it (same fence, no nesting).
     auto fence = lock.fence();
-    lock.acquire(false);
+    lock.acquire(opts(false));
     EXPECT_EQ(lock.fence(), fence);
 
-    lock.release();
+    EXPECT_TRUE(lock.release());
     EXPECT_FALSE(lock.locked());
     EXPECT_FALSE(lock.owned());
     EXPECT_FALSE(lock.current().has_value());
     EXPECT_FALSE(lock.status().lock_owned);
     EXPECT_EQ(lock.fence(), fence);  // the latest acquisition's token stays readable
-    EXPECT_NO_THROW(lock.release());  // releasing again is a no-op
+    EXPECT_FALSE(lock.release());  // releasing again is a no-op
 
     lock.acquire();
     EXPECT_GT(lock.fence(), fence);  // a new holding gets a larger token
@@ -128,32 +137,32 @@ TEST_F(LockerTest, ContentionExceptionsAndForce) {
     EXPECT_FALSE(b.status().lock_owned);
 
     try {
-        b.acquire(false);
+        b.acquire(opts(false));
         FAIL() << "acquired a held lock";
     } catch (const LockExists& e) {
         EXPECT_EQ(e.status(), ME_ERR_LOCK_EXISTS);
         EXPECT_NE(std::string(e.what()).find("contended"), std::string::npos) << e.what();
     }
     try {
-        b.acquire(true, 300ms, 50ms);
+        b.acquire(opts(true, 300ms, 50ms));
         FAIL() << "acquired a held lock";
     } catch (const AcquireTimeout& e) {
         EXPECT_EQ(e.status(), ME_ERR_ACQUIRE_TIMEOUT);
     }
-    EXPECT_THROW(b.acquire(false, 1s), InvalidArgument);  // a timeout needs blocking
+    EXPECT_THROW(b.acquire(opts(false, 1s)), LockExists);  // one attempt, bounded by 1 s
     EXPECT_FALSE(b.touch().has_value());
-    b.release();  // not ours: no-op
+    EXPECT_FALSE(b.release());  // not ours: no-op
     EXPECT_TRUE(a.owned());
 
     auto fence_a = a.fence();
-    b.acquire(false, std::nullopt, 250ms, /*force=*/true);
+    b.acquire(opts(false, std::nullopt, std::nullopt, /*force=*/true));
     EXPECT_TRUE(b.owned());
     EXPECT_FALSE(a.owned());
     EXPECT_GT(b.fence(), fence_a);
     EXPECT_FALSE(a.touch().has_value());  // taken over
     EXPECT_THROW(a.renew(), NotOwned);
 
-    a.release(/*force=*/true);  // releases whoever holds it
+    EXPECT_TRUE(a.release(/*force=*/true));  // releases whoever holds it
     EXPECT_FALSE(b.owned());
     EXPECT_FALSE(a.locked());
 }
@@ -163,7 +172,7 @@ TEST_F(LockerTest, BlockingAcquireWaitsForTheRelease) {
     Locker b(client, db, "wait", short_ttl(30));
     a.acquire();
     auto waiter = std::async(std::launch::async, [&] {
-        b.acquire(true, 60s, 50ms);
+        b.acquire(opts(true, 60s, 50ms));
         return b.owned();
     });
     EXPECT_EQ(waiter.wait_for(300ms), std::future_status::timeout);
@@ -177,7 +186,7 @@ TEST_F(LockerTest, ExpiredLockIsFreeForTheNext) {
     Locker a(client, db, "expire", short_ttl(1));
     Locker b(client, db, "expire", short_ttl(1));
     a.acquire();
-    b.acquire(true, 30s, 100ms);  // succeeds once a's lease ran out
+    b.acquire(opts(true, 30s, 100ms));  // succeeds once a's lease ran out
     EXPECT_TRUE(b.owned());
     EXPECT_FALSE(a.owned());
     EXPECT_FALSE(a.touch().has_value());
@@ -185,7 +194,7 @@ TEST_F(LockerTest, ExpiredLockIsFreeForTheNext) {
 
 TEST_F(LockerTest, TimeOffsetBeyondMaxoffsetIsRefused) {
     LockerOptions o = short_ttl();
-    o.maxoffset = 0.0;  // any measured offset (never exactly 0 ns) exceeds it
+    o.maxoffset = 0s;  // any measured offset (never exactly 0 ns) exceeds it
     Locker paranoid(client, db, "clock", o);
     EXPECT_THROW(paranoid.acquire(), TimeOffsetError);
     EXPECT_FALSE(paranoid.locked());
@@ -204,7 +213,7 @@ TEST_F(LockerTest, InvalidArguments) {
     o.dbcollection = "";
     EXPECT_THROW(Locker(client, db, "k", o), InvalidArgument);
     o = short_ttl();
-    o.maxoffset = -1;
+    o.maxoffset = -1s;
     EXPECT_THROW(Locker(client, db, "k", o), InvalidArgument);
     EXPECT_THROW(Locker(client, std::string("bad\xff"), "k", short_ttl()), InvalidArgument);
     EXPECT_THROW(Locker(client, db, std::string("bad\xff"), short_ttl()), InvalidArgument);
@@ -404,7 +413,7 @@ TEST_F(LockerTest, MoveAssignFreesTheTargetsLock) {
     target.acquire();
     Locker source(client, db, "new", short_ttl());
     source.acquire();
-    target = std::move(source);  // the old locker is freed, which releases "old"
+    target = std::move(source);  // the old locker is closed (releasing "old") and freed
     EXPECT_FALSE(probe.locked());
     EXPECT_EQ(target.key(), "new");
     EXPECT_TRUE(target.owned());
@@ -431,7 +440,7 @@ TEST_F(LockerTest, ConcurrentUseOfOneLocker) {
         threads.emplace_back([&] {
             try {
                 for (int j = 0; j < 5; ++j) {
-                    lock.acquire(true, 30s);
+                    lock.acquire(opts(true, 30s));
                     (void)lock.status();
                     (void)lock.touch();
                     (void)lock.current();
@@ -445,4 +454,224 @@ TEST_F(LockerTest, ConcurrentUseOfOneLocker) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(errors.load(), 0);
     EXPECT_TRUE(lock.owned());
+}
+
+// ---- close ----
+
+TEST_F(LockerTest, CloseReleasesAndLaterCallsThrowClosed) {
+    Locker probe(client, db, "close", short_ttl());
+    Locker lock(client, db, "close", short_ttl());
+    lock.acquire();
+    auto fence = lock.fence();
+    auto uuid = lock.uuid();
+    lock.close();
+    EXPECT_FALSE(probe.locked()) << "close did not release";
+    EXPECT_NO_THROW(lock.close());  // idempotent
+    EXPECT_THROW(lock.acquire(), Closed);
+    EXPECT_THROW(lock.release(), Closed);
+    EXPECT_THROW(lock.renew(), Closed);
+    EXPECT_THROW(lock.locked(), Closed);
+    EXPECT_THROW(lock.owned(), Closed);
+    EXPECT_THROW(lock.current(), Closed);
+    EXPECT_THROW(lock.status(), Closed);
+    EXPECT_THROW(lock.try_lock(), Closed);
+    EXPECT_THROW(lock.try_lock_for(1s), Closed);
+    EXPECT_THROW(lock.touch(), Closed);
+    EXPECT_NO_THROW(lock.unlock());  // logged
+    // Getters keep working until the destructor frees the handle.
+    EXPECT_EQ(lock.key(), "close");
+    EXPECT_EQ(lock.uuid(), uuid);
+    EXPECT_EQ(lock.fence(), fence);
+    EXPECT_TRUE(lock);
+}
+
+// Waits until `pred`, for at most 10 s; then the waiter must still be waiting.
+static void settle(const std::atomic<bool>& entered) {
+    ASSERT_TRUE(metest::eventually([&] { return entered.load(); }));
+    std::this_thread::sleep_for(300ms);  // well inside the C call by now
+}
+
+TEST_F(LockerTest, CloseWakesAWaitingAcquireWithClosed) {
+    Locker holder(client, db, "close-wait", short_ttl());
+    holder.acquire();
+    Locker waiter(client, db, "close-wait", short_ttl());
+    std::atomic<bool> entered{false};
+    auto result = std::async(std::launch::async, [&]() -> std::string {
+        entered = true;
+        try {
+            waiter.lock();
+            return "acquired";
+        } catch (const Closed& e) {
+            return std::string("Closed:") + e.what();
+        } catch (const std::exception& e) {
+            return std::string("other: ") + e.what();
+        }
+    });
+    settle(entered);
+    ASSERT_EQ(result.wait_for(0s), std::future_status::timeout) << "the acquire did not wait";
+    auto t0 = std::chrono::steady_clock::now();
+    waiter.close();
+    ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+    EXPECT_LT(metest::seconds_since(t0), 1.0);
+    std::string r = result.get();
+    EXPECT_EQ(r.rfind("Closed:", 0), 0u) << r;
+    EXPECT_TRUE(holder.owned()) << "closing a waiter released another's lock";
+}
+
+// close() on one thread wakes the waiter; the last reference is destroyed on
+// a third thread (free after close, from another thread than the user's).
+TEST_F(LockerTest, FreeAfterCloseFromAnotherThread) {
+    Locker holder(client, db, "free-after-close", short_ttl());
+    auto shared = std::make_unique<Locker>(client, db, "free-after-close", short_ttl());
+    Locker mine(client, db, "free-after-close-own", short_ttl());
+    holder.acquire();
+    std::atomic<bool> entered{false};
+    auto waiting = std::async(std::launch::async, [&] {
+        entered = true;
+        try {
+            shared->acquire(opts(true, 60s, 20ms));
+            return std::string("acquired");
+        } catch (const Closed&) {
+            return std::string("closed");
+        }
+    });
+    settle(entered);
+    std::thread closer([&] { shared->close(); });
+    closer.join();
+    ASSERT_EQ(waiting.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(waiting.get(), "closed");
+    std::thread freer([&] { shared.reset(); });
+    freer.join();
+    EXPECT_TRUE(holder.owned());
+
+    // And a locker that holds its lock: closed on one thread, freed on another;
+    // the close released it.
+    auto owner = std::make_unique<Locker>(client, db, "free-after-close-own", short_ttl());
+    owner->acquire();
+    std::thread([&] { owner->close(); }).join();
+    EXPECT_FALSE(mine.locked());
+    std::thread([&] { owner.reset(); }).join();
+    EXPECT_FALSE(mine.locked());
+}
+
+// ---- records against what the server holds (read with pymongo) ----
+
+TEST_F(LockerTest, RecordsMatchTheServersDocuments) {
+    LockerOptions o = short_ttl(45);
+    o.dbcollection = "cpp_records";
+    Locker lock(client, db, "records", o);
+    Locker other(client, db, "records", o);
+    auto t0 = std::chrono::system_clock::now();
+    lock.acquire();
+    auto t1 = std::chrono::system_clock::now();
+
+    auto doc = metest::server_lock_doc(metest::uri(), db, "cpp_records", "records");
+    if (doc.empty()) GTEST_SKIP() << "python3 with pymongo is needed to read the server's documents";
+    ASSERT_EQ(doc["locked"], "true");
+
+    // current(): every field is the head document's.
+    for (Locker* reader : {&lock, &other}) {
+        auto cur = reader->current();
+        ASSERT_TRUE(cur.has_value());
+        EXPECT_EQ(cur->key, doc["key"]);
+        EXPECT_TRUE(cur->locked);
+        EXPECT_EQ(cur->host, doc["host"]);
+        EXPECT_EQ(cur->uuid, doc["uuid"]);
+        EXPECT_EQ(std::to_string(cur->pid), doc["pid"]);
+        EXPECT_EQ(std::to_string(metest::unix_ms(cur->ts_created)), doc["ts_created"]);
+        EXPECT_EQ(std::to_string(metest::unix_ms(cur->ts_expire)), doc["ts_expire"]);
+        EXPECT_EQ(std::to_string(cur->fence), doc["fence"]);
+    }
+    EXPECT_EQ(doc["uuid"], lock.uuid());
+    EXPECT_EQ(doc["host"], lock.host());
+    EXPECT_EQ(doc["pid"], std::to_string(::getpid()));
+    EXPECT_EQ(doc["fence"], std::to_string(lock.fence()));
+    EXPECT_EQ(doc["ts_expire"], std::to_string(metest::unix_ms(*lock.ts_expire())));
+    EXPECT_GE(std::stoll(doc["ts_created"]), metest::unix_ms(t0) - 2000);
+    EXPECT_LE(std::stoll(doc["ts_created"]), metest::unix_ms(t1) + 2000);
+    EXPECT_EQ(std::stoll(doc["ts_expire"]) - std::stoll(doc["ts_created"]), 45000);
+
+    // status(): the holder's view and another locker's.
+    LockStatus st = lock.status();
+    EXPECT_EQ(st.uuid, lock.uuid());
+    EXPECT_EQ(st.key, "records");
+    EXPECT_EQ(st.ttl, 45s);
+    EXPECT_GE(st.timestamp, t0 - 2s);
+    EXPECT_LE(st.timestamp, std::chrono::system_clock::now() + 2s);
+    EXPECT_EQ(st.host, doc["host"]);
+    EXPECT_EQ(std::to_string(st.pid), doc["pid"]);
+    EXPECT_TRUE(st.lock_owned);
+    EXPECT_EQ(std::to_string(metest::unix_ms(st.lock_created.value())), doc["ts_created"]);
+    EXPECT_EQ(std::to_string(metest::unix_ms(st.lock_expires.value())), doc["ts_expire"]);
+    EXPECT_EQ(std::to_string(st.fence.value()), doc["fence"]);
+    LockStatus theirs = other.status();
+    EXPECT_EQ(theirs.uuid, other.uuid());
+    EXPECT_FALSE(theirs.lock_owned);
+    EXPECT_FALSE(theirs.lock_created || theirs.lock_expires || theirs.fence);
+
+    // A renewal moves ts_expire on the server and in every record.
+    std::this_thread::sleep_for(20ms);
+    TimePoint renewed = lock.renew();
+    doc = metest::server_lock_doc(metest::uri(), db, "cpp_records", "records");
+    EXPECT_EQ(doc["ts_expire"], std::to_string(metest::unix_ms(renewed)));
+    EXPECT_EQ(doc["fence"], std::to_string(lock.fence()));
+    EXPECT_EQ(lock.current()->ts_expire, renewed);
+
+    // Released: the server's head says so, and there is no record.
+    EXPECT_TRUE(lock.release());
+    doc = metest::server_lock_doc(metest::uri(), db, "cpp_records", "records");
+    EXPECT_EQ(doc["locked"], "false");
+    EXPECT_FALSE(other.current().has_value());
+}
+
+// ---- fork: C++ follows the C rules ----
+
+TEST_F(LockerTest, ForkChildUsesTheClientButNotInheritedLockers) {
+    auto inherited = std::make_unique<Locker>(client, db, "fork", short_ttl());
+    inherited->acquire();
+    const auto fence = inherited->fence();
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // The child: exit codes name the first check that failed.
+        int rc = 0;
+        try {
+            try {
+                (void)inherited->owned();
+                rc = 10;
+            } catch (const InvalidState&) {
+            }
+            try {
+                inherited->release();
+                if (rc == 0) rc = 11;
+            } catch (const InvalidState&) {
+            }
+            inherited.reset();  // close fails (logged), free is safe; nothing released
+            Locker own(client, db, "fork-child", short_ttl());
+            own.acquire();
+            if (rc == 0 && !own.owned()) rc = 12;
+            Locker probe(client, db, "fork", short_ttl());
+            if (rc == 0 && !probe.locked()) rc = 13;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: %s\n", e.what());
+            if (rc == 0) rc = 14;
+        }
+        ::_exit(rc);
+    }
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    pid_t done = 0;
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    if (done == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL() << "the child did not exit within 60 s";
+    }
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_TRUE(inherited->owned()) << "the child released the parent's lock";
+    EXPECT_EQ(inherited->fence(), fence);
+    Locker probe(client, db, "fork-child", short_ttl());
+    EXPECT_FALSE(probe.locked()) << "the child's own locker did not release on destruction";
 }
