@@ -709,18 +709,12 @@ impl MongoLocker {
                 log_at!(Debug, "writing the hint of {}: {e}", shown(&self.key));
             }
         }
-        if rec.gen % COLLECT_EVERY == 0 {
+        // Every 32nd generation: an idle key keeps at most 32 old ones.
+        let due = rec.gen % COLLECT_EVERY == 0;
+        if due {
             let before = DateTime::from_system_time(self.now() - GRACE);
-            if let Err(e) = self
-                .store
-                .collect(&self.key, rec.gen, before, self.op_limit(None))
-            {
-                log_at!(
-                    Debug,
-                    "collecting old generations of {}: {e}",
-                    shown(&self.key)
-                );
-            }
+            self.store
+                .collect(&self.key, rec.gen, before, self.op_limit(None));
         }
     }
 

@@ -81,6 +81,25 @@ pub(crate) fn run<T>(
     })
 }
 
+/// Starts `fut` on this process's runtime without waiting for it (work no
+/// caller needs to wait for, such as collecting old generations); it gives up
+/// after `limit`, and its error is only logged.
+pub(crate) fn spawn(
+    limit: Duration,
+    what: &'static str,
+    fut: impl Future<Output = Result<()>> + Send + 'static,
+) {
+    runtime().spawn(async move {
+        let res = match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Database(format!("timed out after {limit:.1?}"))),
+        };
+        if let Err(e) = res {
+            super::log::log_at!(Debug, "{what}: {e}");
+        }
+    });
+}
+
 /// Runs a constructor that needs the runtime's context (the driver spawns its
 /// monitors where it is created).
 pub(crate) fn enter<T>(f: impl FnOnce() -> T) -> T {

@@ -5,6 +5,8 @@
 //! so the head is found by point reads of `_id`s, forward from a generation known
 //! to have been the head recently (docs/design.md, "Finding the head").
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mongodb::bson::{doc, DateTime, Document};
@@ -50,6 +52,8 @@ pub(crate) struct Start {
 pub(crate) struct Store {
     db: Database,
     coll: Collection<Document>,
+    /// A collection of old generations is under way.
+    collecting: Arc<AtomicBool>,
 }
 
 /// The outcome of inserting a generation.
@@ -65,6 +69,7 @@ impl Store {
         Ok(Store {
             db: db.clone(),
             coll: db.driver()?.collection(collection),
+            collecting: Arc::default(),
         })
     }
 
@@ -236,29 +241,32 @@ impl Store {
     }
 
     /// Deletes generations of `key` below `below_gen`, and its hints, written
-    /// before `before`. The head is never among them, and documents are
-    /// immutable, so this cannot race with a decision: see docs/design.md
-    /// ("Collecting old generations"). One `delete`: FerretDB scans for any filter.
-    pub fn collect(
-        &self,
-        key: &str,
-        below_gen: i64,
-        before: DateTime,
-        limit: Duration,
-    ) -> Result<u64> {
-        let client = self.db.client();
-        runtime::run(limit, "collecting old lock generations", async {
-            let filter = doc! {"$or": [
-                {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
-                {"head_of": key, "head_at": {"$lt": before}},
-            ]};
-            let res = self
-                .coll
+    /// before `before`, in the background: FerretDB scans the collection for
+    /// any delete, so no caller waits for it. The head is never among them, and
+    /// documents are immutable, so this cannot race with a decision: see
+    /// docs/design.md ("Collecting old generations").
+    pub fn collect(&self, key: &str, below_gen: i64, before: DateTime, limit: Duration) {
+        // One at a time per locker: a slow server must not pile deletes up.
+        if self.collecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (coll, client, busy) = (
+            self.coll.clone(),
+            self.db.client().clone(),
+            self.collecting.clone(),
+        );
+        let filter = doc! {"$or": [
+            {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
+            {"head_of": key, "head_at": {"$lt": before}},
+        ]};
+        runtime::spawn(limit, "collecting old lock generations", async move {
+            let res = coll
                 .delete_many(filter)
                 .await
-                .map_err(|e| client.db_error(e))?;
-            Ok(res.deleted_count)
-        })
+                .map_err(|e| client.db_error(e));
+            busy.store(false, Ordering::Release);
+            res.map(|_| ())
+        });
     }
 
     /// Creates the `{key, gen}` index once per client and collection, within
