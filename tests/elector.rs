@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -853,44 +852,6 @@ fn child_elector_hands_off_gracefully_on_sigterm() {
 
 // ---- the server goes away mid-election ----
 
-/// A FerretDB runner of this test's own (`scripts/test-server run DIR ADDR`).
-struct Runner {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Runner {
-    fn start(dir: &std::path::Path, addr: &str) -> Runner {
-        let mut child = Command::new(manifest_dir().join("scripts/test-server"))
-            .args(["run", dir.to_str().unwrap(), addr])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn scripts/test-server run");
-        let lines = Lines::follow(child.stdout.take().unwrap());
-        let child = Child(child);
-        let line = lines
-            .wait_for("mongodb://", Duration::from_secs(120))
-            .expect("runner printed no URI");
-        let addr = line
-            .trim_start_matches("mongodb://")
-            .trim_end_matches('/')
-            .to_owned();
-        Runner {
-            child,
-            addr,
-            dir: dir.to_path_buf(),
-        }
-    }
-    fn uri(&self) -> String {
-        format!(
-            "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=2000",
-            self.addr
-        )
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Outage {
     /// The server process dies (SIGKILL): connections are refused.
@@ -1006,15 +967,6 @@ fn step_down_during_outage(kind: Outage) {
     assert_eq!(ev.transitions(), vec!["leader", "loss", "leader", "loss"]);
     drop(runner);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        self.child.signal(libc::SIGCONT);
-        self.child.signal(libc::SIGKILL);
-        let _ = self.child.wait_for(Duration::from_secs(5));
-        let _ = &self.dir;
-    }
 }
 
 #[test]

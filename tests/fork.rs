@@ -113,7 +113,7 @@ fn a_forked_child_makes_its_own_lockers_and_electors_and_never_acts_for_the_pare
         e.stop().unwrap();
         // The parent's locker is not ours: every call is refused, nothing released.
         let held = inherited.borrow_mut().take().unwrap();
-        if held.held_by_memory() || leading.is_leader() {
+        if held.held() || leading.is_leader() {
             return 8;
         }
         if !matches!(held.owned(), Err(Error::InvalidState(_))) {

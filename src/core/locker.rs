@@ -1,7 +1,7 @@
 //! `MongoLocker`: a distributed lock whose every transition is the insert of
 //! the next generation document (see docs/design.md).
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use mongodb::bson::DateTime;
@@ -10,6 +10,7 @@ use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
 use super::error::{invalid, shown, Error, Result};
 use super::identity;
+use super::lease::{boot_at, boot_now, Ended, Lease};
 use super::log::log_at;
 use super::record::{Holder, Record};
 use super::status::{CurrentLock, LockStatus};
@@ -24,8 +25,12 @@ const KNOWN_FOR: Duration = Duration::from_secs(5);
 /// Collect old generations after every this many generations.
 const COLLECT_EVERY: i64 = 32;
 
+/// Called when a holding ends by itself: its lease ran out unrenewed, or a
+/// takeover was seen. Runs on a thread of its own, once per holding.
+pub type OnLost = Arc<dyn Fn() + Send + Sync>;
+
 /// Options of a [`MongoLocker`], with the seed's defaults.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LockerOptions {
     /// Collection of the lock documents.
     pub dbcollection: String,
@@ -35,6 +40,14 @@ pub struct LockerOptions {
     pub timeparanoid: bool,
     /// Largest clock offset `timeparanoid` accepts, in seconds.
     pub maxoffset: f64,
+    /// Renew a holding every ttl/4 in the background until it is released
+    /// (off, as in the seed). If renewals fail until the lease ends by this
+    /// locker's clock, the holding is lost: `held()` turns false, the
+    /// holding's token is cancelled and `on_lost` runs, on time even when the
+    /// database is unreachable.
+    pub auto_renew: bool,
+    /// See [`OnLost`].
+    pub on_lost: Option<OnLost>,
 }
 
 impl Default for LockerOptions {
@@ -44,7 +57,22 @@ impl Default for LockerOptions {
             ttl: Duration::from_secs(600),
             timeparanoid: true,
             maxoffset: 0.5,
+            auto_renew: false,
+            on_lost: None,
         }
+    }
+}
+
+impl std::fmt::Debug for LockerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockerOptions")
+            .field("dbcollection", &self.dbcollection)
+            .field("ttl", &self.ttl)
+            .field("timeparanoid", &self.timeparanoid)
+            .field("maxoffset", &self.maxoffset)
+            .field("auto_renew", &self.auto_renew)
+            .field("on_lost", &self.on_lost.is_some())
+            .finish()
     }
 }
 
@@ -137,12 +165,29 @@ struct State {
     uncertain: bool,
     /// Public calls under way (`close` waits for them to return).
     calls: u32,
+    /// The current holding as this locker counts it.
+    lease: Option<Arc<Lease>>,
+    /// The generation of our latest write.
+    written_gen: i64,
 }
 
 /// A distributed lock on `key`. All methods take `&self` and may be called from
 /// several threads at once; there is no nesting count (acquiring a lock this
-/// locker holds renews it, one release frees it).
+/// locker holds renews it, one release frees it). Dropping it closes it
+/// (releasing the lock); its methods are those of [`Locker`].
 pub struct MongoLocker {
+    inner: Arc<Locker>,
+}
+
+impl std::ops::Deref for MongoLocker {
+    type Target = Locker;
+    fn deref(&self) -> &Locker {
+        &self.inner
+    }
+}
+
+/// The lock itself, shared with its background renewals.
+pub struct Locker {
     key: String,
     uuid: String,
     host: String,
@@ -156,6 +201,12 @@ pub struct MongoLocker {
     idle: Condvar,
     /// Cancelled by `close`: cuts short every call under way.
     closed: CancelToken,
+    auto_renew: bool,
+    on_lost: Option<OnLost>,
+    /// Kept back from the lease (an elector's time to run its loss callback).
+    lease_margin: Duration,
+    /// For the background renewals, which must not keep the locker alive.
+    me: Weak<Locker>,
 }
 
 /// The longest ttl: a thousand years keeps every expiry representable.
@@ -195,6 +246,16 @@ fn check_collection(db: &Database, name: &str) -> Result<()> {
 impl MongoLocker {
     /// A locker for `key` in `db`. Touches no server: the first operation does.
     pub fn new(key: &str, db: &Database, opts: LockerOptions) -> Result<MongoLocker> {
+        Self::with_margin(key, db, opts, Duration::ZERO)
+    }
+
+    /// A locker whose leases end `margin` early (an elector's).
+    pub(crate) fn with_margin(
+        key: &str,
+        db: &Database,
+        opts: LockerOptions,
+        margin: Duration,
+    ) -> Result<MongoLocker> {
         if key.is_empty() {
             return Err(invalid("key is empty"));
         }
@@ -203,7 +264,8 @@ impl MongoLocker {
         if !opts.maxoffset.is_finite() || opts.maxoffset < 0.0 {
             return Err(invalid("maxoffset must be a finite number >= 0"));
         }
-        Ok(MongoLocker {
+        let store = Store::new(db, &opts.dbcollection)?;
+        let inner = Arc::new_cyclic(|me| Locker {
             key: key.to_owned(),
             uuid: identity::new_uuid(),
             host: identity::host_name(),
@@ -211,13 +273,20 @@ impl MongoLocker {
             ttl: opts.ttl,
             timeparanoid: opts.timeparanoid,
             maxoffset: opts.maxoffset,
-            store: Store::new(db, &opts.dbcollection)?,
+            store,
             state: Mutex::new(State::default()),
             idle: Condvar::new(),
             closed: CancelToken::new(),
-        })
+            auto_renew: opts.auto_renew,
+            on_lost: opts.on_lost,
+            lease_margin: margin,
+            me: me.clone(),
+        });
+        Ok(MongoLocker { inner })
     }
+}
 
+impl Locker {
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -246,15 +315,19 @@ impl MongoLocker {
         self.timeparanoid
     }
 
-    /// Whether this locker holds the lock by its own latest write and clock
-    /// (no round trip): it wrote a holding, has not released it, and its
-    /// lease has not ended.
-    pub fn held_by_memory(&self) -> bool {
-        let st = self.state();
-        !self.closed.is_cancelled()
-            && st.holding
-            && st.ts_expire.is_some_and(|t| t > self.now())
-            && self.check_process().is_ok()
+    /// Whether this locker holds the lock by its own clock, without a round
+    /// trip: its latest holding's lease (ttl minus twice `maxoffset`, counted
+    /// from before the write was sent) has not run out, and it was not
+    /// released, lost or seen taken over. For hot paths; `owned()` asks the server.
+    pub fn held(&self) -> bool {
+        self.check_process().is_ok() && self.state().lease.as_ref().is_some_and(|l| l.live())
+    }
+
+    /// The current holding's lease: its token is cancelled the moment the
+    /// holding ends (lost, taken over, released, closed), and it carries the
+    /// holding's fencing token. `None` before the first holding.
+    pub fn lease(&self) -> Option<Arc<Lease>> {
+        self.state().lease.clone()
     }
 
     /// Expiry of this locker's latest acquisition or renewal (`None` before the first).
@@ -450,17 +523,139 @@ impl MongoLocker {
             }
             st.holding || st.uncertain
         };
-        if release {
-            self.transition(Intent::Release { force: false }, self.op_limit(None))?;
-        }
-        Ok(())
+        let res = if release {
+            self.transition(Intent::Release { force: false }, self.op_limit(None))
+                .map(|_| ())
+        } else {
+            Ok(())
+        };
+        self.end_lease(Ended::Released);
+        res
     }
 
     /// Closes the locker without releasing: calls under way return
     /// `Error::Closed`, and a holding lasts until its lease ends by its ttl.
-    /// For finalizers, which must never release a lock the program may still rely on.
+    /// For finalizers, which must never release a lock the program may still
+    /// rely on. The lease's token is cancelled and `on_lost` does not run.
     pub fn abandon(&self) {
         self.closed.cancel();
+        self.end_lease(Ended::Released);
+    }
+
+    /// Ends the current lease, if any (its token is cancelled; `on_lost` runs
+    /// unless the holder released it).
+    pub(crate) fn end_lease(&self, why: Ended) {
+        let lease = self.state().lease.take();
+        if let Some(l) = lease {
+            l.end(why);
+        }
+    }
+
+    /// The lease a holding may count on: ttl minus twice the clock offset
+    /// allowed (another host may judge the expiry by a clock that far ahead),
+    /// minus the margin.
+    fn lease_len(&self) -> Duration {
+        self.ttl
+            .saturating_sub(Duration::from_secs_f64(2.0 * self.maxoffset))
+            .saturating_sub(self.lease_margin)
+    }
+
+    /// Starts the lease of a new holding we wrote, extends it at a renewal,
+    /// ends it at a release.
+    fn track(&self, rec: &Record, decided: Instant) {
+        let ended = {
+            let mut st = self.state();
+            if !rec.locked {
+                st.lease.take()
+            } else {
+                let deadline = boot_at(decided) + self.lease_len();
+                let renew_at = self.auto_renew.then(|| boot_now() + self.ttl / 4);
+                match &st.lease {
+                    Some(l) if l.fence() == rec.fence && l.ended().is_none() => {
+                        l.extend(deadline, renew_at);
+                        None
+                    }
+                    _ => st.lease.replace(Lease::start(
+                        rec.fence,
+                        deadline,
+                        renew_at,
+                        self.renewal(),
+                        self.on_end(),
+                    )),
+                }
+            }
+        };
+        if let Some(l) = ended {
+            l.end(Ended::Released);
+        }
+    }
+
+    /// A read showed `head`: a newer generation than our latest write that
+    /// is not our holding means our holding was taken over.
+    fn saw(&self, head: Option<&Record>) {
+        let Some(h) = head else { return };
+        let taken = {
+            let st = self.state();
+            st.lease.as_ref().is_some_and(|l| l.ended().is_none())
+                && h.gen > st.written_gen
+                && !(h.locked && h.uuid == self.uuid)
+        };
+        if taken {
+            self.end_lease(Ended::Taken);
+        }
+    }
+
+    /// The background renewal of an auto-renewing lease (held weakly: a
+    /// dropped locker is not renewed).
+    fn renewal(&self) -> Option<super::lease::Renewal> {
+        if !self.auto_renew {
+            return None;
+        }
+        let me = self.me.clone();
+        Some(Arc::new(move || {
+            if let Some(l) = me.upgrade() {
+                l.renew_in_background();
+            }
+        }))
+    }
+
+    /// `on_lost` for a lease, run unless the holder released it.
+    fn on_end(&self) -> Option<super::lease::OnEnd> {
+        let cb = self.on_lost.clone()?;
+        Some(Arc::new(move |why| {
+            if why != Ended::Released {
+                cb()
+            }
+        }))
+    }
+
+    /// One renewal of the current lease, bounded by what is left of it and
+    /// cut short by `close`; a failure is retried sooner, never past the lease.
+    fn renew_in_background(&self) {
+        let Some(lease) = self.lease() else { return };
+        if self.closed.is_cancelled() || self.check_process().is_err() {
+            return;
+        }
+        let limit = self.op_limit(None).min(lease.left());
+        let closed = Cause::Closed(format!("locker for {} is closed", shown(&self.key)));
+        let res = cancel::scoped(
+            vec![
+                (self.closed.clone(), closed),
+                (lease.token().clone(), Cause::Caller),
+            ],
+            || self.transition(Intent::Renew, limit),
+        );
+        match res {
+            Ok(Outcome::Wrote(..)) => {}
+            Ok(_) => lease.end(Ended::Taken),
+            Err(e) => {
+                log_at!(Debug, "renewing {}: {e}", shown(&self.key));
+                let soon = (self.ttl / 4)
+                    .min(lease.left() / 3)
+                    .max(Duration::from_millis(20));
+                lease.retry_at(boot_now() + soon);
+            }
+        }
     }
 
     /// Runs a public call: refused in another process or after `close`, cut
@@ -520,6 +715,7 @@ impl MongoLocker {
     pub(crate) fn read_head(&self, limit: Duration) -> Result<Option<Record>> {
         let sent = Instant::now();
         let head = self.fetch_head(limit)?;
+        self.saw(head.as_ref());
         self.state().known = Some(Known {
             head: head.clone(),
             basis: sent,
@@ -601,6 +797,7 @@ impl MongoLocker {
                     continue;
                 }
                 Decision::Done(outcome) => {
+                    self.saw(head.as_ref());
                     self.state().known = Some(Known { head, basis });
                     return Ok(outcome);
                 }
@@ -615,6 +812,7 @@ impl MongoLocker {
                     if next.locked && decided.elapsed() >= self.ttl {
                         return Ok(Outcome::Late);
                     }
+                    self.track(&next, decided);
                     return Ok(Outcome::Wrote(next, decided));
                 }
                 Ok(false) => self.forget(),
@@ -698,6 +896,7 @@ impl MongoLocker {
             st.hinted = bucket;
             st.holding = rec.locked;
             st.uncertain = false;
+            st.written_gen = rec.gen;
             if rec.locked {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
                 st.fence = rec.fence;
@@ -779,7 +978,8 @@ impl MongoLocker {
 }
 
 impl Drop for MongoLocker {
-    /// Releases the lock if this locker holds it (best effort, errors logged).
+    /// Releases the lock if this locker holds it (best effort, errors logged);
+    /// a background renewal under way is cut short.
     fn drop(&mut self) {
         if self.check_process().is_err() {
             return;

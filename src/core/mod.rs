@@ -7,6 +7,7 @@ pub mod clock;
 pub mod elector;
 pub mod error;
 mod identity;
+pub mod lease;
 pub mod locker;
 pub mod log;
 mod record;

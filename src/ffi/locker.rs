@@ -179,6 +179,7 @@ pub unsafe extern "C" fn me_locker_new(
                 ttl: args::seconds(o.ttl, "opts->ttl", true)?,
                 timeparanoid: o.timeparanoid,
                 maxoffset: o.maxoffset,
+                ..Default::default()
             },
         };
         let db = client.client.database(db_name)?;
@@ -442,7 +443,7 @@ pub unsafe extern "C" fn me_locker_free(locker: *mut me_locker) {
             return;
         }
         let h = handles::release(locker);
-        if h.locker.held_by_memory() && h.locker.check_process().is_ok() {
+        if h.locker.held() {
             log_at!(
                 Warn,
                 "locker for {} freed while holding the lock without a release; it stays held until its ttl ends",

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -404,5 +405,52 @@ pub fn assert_exclusive(holds: &[Hold]) {
             w[0],
             w[1]
         );
+    }
+}
+
+/// A FerretDB runner of this test's own (`scripts/test-server run DIR ADDR`).
+pub struct Runner {
+    pub child: Child,
+    pub addr: String,
+    pub dir: PathBuf,
+}
+
+impl Runner {
+    pub fn start(dir: &std::path::Path, addr: &str) -> Runner {
+        let mut child = Command::new(manifest_dir().join("scripts/test-server"))
+            .args(["run", dir.to_str().unwrap(), addr])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn scripts/test-server run");
+        let lines = Lines::follow(child.stdout.take().unwrap());
+        let child = Child(child);
+        let line = lines
+            .wait_for("mongodb://", Duration::from_secs(120))
+            .expect("runner printed no URI");
+        let addr = line
+            .trim_start_matches("mongodb://")
+            .trim_end_matches('/')
+            .to_owned();
+        Runner {
+            child,
+            addr,
+            dir: dir.to_path_buf(),
+        }
+    }
+    pub fn uri(&self) -> String {
+        format!(
+            "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=2000",
+            self.addr
+        )
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.child.signal(libc::SIGCONT);
+        self.child.signal(libc::SIGKILL);
+        let _ = self.child.wait_for(Duration::from_secs(5));
+        let _ = &self.dir;
     }
 }

@@ -16,10 +16,16 @@ use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
 use super::error::{shown, Error, Result};
 use super::identity;
+use super::lease::{Ended, Lease};
 use super::locker::{check_ttl, Intent, LockerOptions, MongoLocker, Outcome};
 use super::log::log_at;
 use super::record::Record;
 use super::status::{ClusterDetail, LeaderInfo, NodeStatus};
+
+/// Time kept back from the lease to run `on_leader_loss` before it ends.
+fn callback_margin(ttl: Duration) -> Duration {
+    (ttl / 20).min(Duration::from_millis(100))
+}
 
 /// The lock collection of electors, as in the seed.
 pub const LOCK_COLLECTION: &str = "elector.locks";
@@ -121,7 +127,8 @@ impl MongoLeaderElector {
         check_ttl(opts.ttl)?;
         // Short leases need a tighter clock bound, or the margin eats the lease.
         let maxoffset = (opts.ttl.as_secs_f64() / 10.0).min(0.5);
-        let mlock = MongoLocker::new(
+        // The lock's lease ends when the term must have: its token is the term's.
+        let mlock = MongoLocker::with_margin(
             key,
             db,
             LockerOptions {
@@ -129,7 +136,9 @@ impl MongoLeaderElector {
                 ttl: opts.ttl,
                 timeparanoid: true,
                 maxoffset,
+                ..Default::default()
             },
+            callback_margin(opts.ttl),
         )?;
         let lease = opts
             .ttl
@@ -323,6 +332,13 @@ impl MongoLeaderElector {
         self.inner.is_leader(&self.inner.state())
     }
 
+    /// This node's current term while it leads: its token is cancelled the
+    /// moment the term ends (lease run out, taken, released, stopped), on
+    /// time even while a callback runs, and it carries the term's fencing token.
+    pub fn term(&self) -> Option<Arc<Lease>> {
+        self.is_leader().then(|| self.inner.mlock.lease()).flatten()
+    }
+
     /// True if any elector of the group leads now (one read).
     pub fn leader_exists(&self) -> Result<bool> {
         self.leader_exists_with(None)
@@ -443,11 +459,6 @@ impl Inner {
         (self.ttl() / 2).max(Duration::from_millis(200))
     }
 
-    /// Time kept back from the lease to run `on_leader_loss` before it ends.
-    fn callback_margin(&self) -> Duration {
-        (self.ttl() / 20).min(Duration::from_millis(100))
-    }
-
     /// Never in a process that inherited the elector through fork: the
     /// child is not the parent's leader.
     fn is_leader(&self, st: &State) -> bool {
@@ -530,6 +541,7 @@ impl Inner {
             st.releasing += 1;
             st.term.take().is_some()
         };
+        self.mlock.end_lease(Ended::Released);
         if was_leader {
             self.events.push(Event::LeaderLoss);
             self.dispatch();
@@ -552,6 +564,7 @@ impl Inner {
             Some(t) if Instant::now() >= t.step_down_at => {
                 st.term = None;
                 drop(st);
+                self.mlock.end_lease(Ended::Expired);
                 self.events.push(Event::LeaderLoss);
                 true
             }
@@ -561,7 +574,7 @@ impl Inner {
 
     fn start_term(&self, decided: Instant) -> Term {
         Term {
-            step_down_at: decided + self.lease.saturating_sub(self.callback_margin()),
+            step_down_at: decided + self.lease.saturating_sub(callback_margin(self.ttl())),
         }
     }
 
@@ -617,6 +630,7 @@ impl Inner {
                 let mut st = self.state();
                 if st.term.take().is_some() {
                     drop(st);
+                    self.mlock.end_lease(Ended::Taken);
                     self.events.push(Event::LeaderLoss);
                 }
                 Ok(())
