@@ -103,7 +103,7 @@ static me_elector *new_elector(struct rec *r, const char *key, double ttl, enum 
   o.on_leader_loss = on_loss;
   o.on_loop = on_loop;
   o.user_data = r;
-  REQUIRE_OK(me_elector_new(client, db, key, &o, &r->e));
+  REQUIRE_OK(me_elector_new(client, db, key, &o, &r->e, &err));
   return r->e;
 }
 
@@ -156,18 +156,18 @@ static void order_threads_and_stop(const char *key) {
   section("order, user_data, on_loop, threads; stop() from another thread");
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, NONE);
-  REQUIRE_OK(me_elector_start(e, false));
+  REQUIRE_OK(me_elector_start(e, false, &err));
   CHECK(wait_seq(&r, "L", 15), "on_leader fired (seq \"%s\")", r.seq);
   int64_t t0 = mono_ns();
   while (loops_of(&r) < 3 && elapsed_s(t0) < 15) sleep_ms(10);
   CHECK(loops_of(&r) >= 3, "on_loop fires every poll cycle (%d loops)", loops_of(&r));
   CHECK(r.leader_on_caller == 0, "on_leader ran on the elector's thread, not the caller's");
   /* manual polls from this thread while the elector thread runs: callbacks never overlap */
-  for (int i = 0; i < 5; i++) EXPECT_ST(me_elector_poll(e), ME_OK);
+  for (int i = 0; i < 5; i++) EXPECT_ST(me_elector_poll(e, &err), ME_OK);
   bool b = false;
   EXPECT_ST(me_elector_is_leader(e, &b), ME_OK);
   CHECK(b, "still leader");
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   char seq[128];
   int loops;
   snapshot(&r, seq, &loops);
@@ -177,7 +177,7 @@ static void order_threads_and_stop(const char *key) {
   common_checks(&r);
 
   section("restart: leader again, then me_elector_free while leading");
-  REQUIRE_OK(me_elector_start(e, false));
+  REQUIRE_OK(me_elector_start(e, false, &err));
   CHECK(wait_seq(&r, "LXL", 15), "on_leader fired again after a restart (seq \"%s\")", r.seq);
   me_elector_free(e);
   snapshot(&r, seq, &loops);
@@ -191,14 +191,14 @@ static void release_from_callback(const char *key) {
   section("me_elector_release from inside on_leader");
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, RELEASE_IN_LEADER);
-  REQUIRE_OK(me_elector_start(e, false));
+  REQUIRE_OK(me_elector_start(e, false, &err));
   bool done = wait_flag(&r.action_done, 15); /* before reading action_took, which it publishes */
   CHECK(done, "on_leader called me_elector_release and it returned (%.2f s)", r.action_took);
-  t_expect_st(r.action_st, ME_OK, "me_elector_release inside on_leader", __FILE__, __LINE__);
+  EXPECT_STATUS(r.action_st, ME_OK, "me_elector_release inside on_leader");
   CHECK(r.action_took < 5.0, "  without blocking (%.2f s)", r.action_took);
   CHECK(wait_seq(&r, "LXL", 15), "loss right after the callback, then leader again after the hold-off (seq \"%s\")",
         r.seq);
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   CHECK(wait_seq(&r, "LXLX", 0), "stop ends with a loss (seq \"%s\")", r.seq);
   quiet_after(&r, "me_elector_stop");
   common_checks(&r);
@@ -210,10 +210,10 @@ static void stop_from_callback(const char *key) {
   section("me_elector_stop from inside on_leader");
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, STOP_IN_LEADER);
-  REQUIRE_OK(me_elector_start(e, false));
+  REQUIRE_OK(me_elector_start(e, false, &err));
   bool done = wait_flag(&r.action_done, 15); /* before reading action_took, which it publishes */
   CHECK(done, "on_leader called me_elector_stop and it returned (%.2f s)", r.action_took);
-  t_expect_st(r.action_st, ME_OK, "me_elector_stop inside on_leader", __FILE__, __LINE__);
+  EXPECT_STATUS(r.action_st, ME_OK, "me_elector_stop inside on_leader");
   CHECK(r.action_took < 5.0, "  at once (%.2f s)", r.action_took);
   int64_t t0 = mono_ns();
   while (me_elector_running(e) && elapsed_s(t0) < 15) sleep_ms(10);
@@ -221,10 +221,10 @@ static void stop_from_callback(const char *key) {
   CHECK(wait_seq(&r, "LX", 10), "the loss fired after the callback returned (seq \"%s\")", r.seq);
   CHECK(r.loss_on_caller == 0, "on the elector's thread");
   bool b = true;
-  EXPECT_ST(me_elector_leader_exists(e, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e, NULL, &b, &err), ME_OK);
   CHECK(!b, "leadership was released");
   quiet_after(&r, "the stop from the callback");
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   common_checks(&r);
   me_elector_free(e);
   pthread_mutex_destroy(&r.mu);
@@ -235,7 +235,7 @@ static void blocking_start_stopped_by_loop(const char *key) {
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, STOP_IN_LOOP);
   int64_t t0 = mono_ns();
-  EXPECT_ST(me_elector_start(e, true), ME_OK);
+  EXPECT_ST(me_elector_start(e, true, &err), ME_OK);
   CHECK(elapsed_s(t0) < 30, "me_elector_start(blocking) returned after on_loop's stop (%.2f s)", elapsed_s(t0));
   CHECK(flag_get(&r.action_done) && r.action_st == ME_OK, "me_elector_stop inside on_loop -> %s", me_status_name((int)r.action_st));
   CHECK(!me_elector_running(e), "not running");
@@ -255,14 +255,14 @@ static void manual_poll_callbacks(const char *key) {
   section("callbacks of me_elector_poll run on the polling thread; release from on_leader there");
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, RELEASE_IN_LEADER);
-  EXPECT_ST(me_elector_poll(e), ME_OK);
+  EXPECT_ST(me_elector_poll(e, &err), ME_OK);
   char seq[128];
   int loops;
   snapshot(&r, seq, &loops);
   CHECK(strcmp(seq, "LX") == 0, "poll fired on_leader, whose release fired the loss before poll returned (\"%s\")", seq);
   CHECK(r.leader_on_caller == 1 && r.loss_on_caller == 1, "both on the polling thread");
   CHECK(loops == 1, "one on_loop per poll (%d)", loops);
-  t_expect_st(r.action_st, ME_OK, "me_elector_release inside on_leader (manual poll)", __FILE__, __LINE__);
+  EXPECT_STATUS(r.action_st, ME_OK, "me_elector_release inside on_leader (manual poll)");
   common_checks(&r);
   me_elector_free(e);
   pthread_mutex_destroy(&r.mu);
@@ -274,17 +274,17 @@ static void stop_in_loss_from_release(const char *key) {
   section("me_elector_stop inside the on_leader_loss fired by this thread's me_elector_release");
   struct rec r;
   me_elector *e = new_elector(&r, key, TTL, STOP_IN_LOSS_AFTER_SLEEP);
-  REQUIRE_OK(me_elector_start(e, false));
+  REQUIRE_OK(me_elector_start(e, false, &err));
   CHECK(wait_seq(&r, "L", 15), "leader (seq \"%s\")", r.seq);
   /* release right after a poll cycle, so this thread (not the elector's) dispatches the loss;
    * the elector thread polls again while the callback runs */
   int loops = loops_of(&r);
   while (loops_of(&r) == loops) sleep_ms(2);
   sleep_ms(30);
-  EXPECT_ST(me_elector_release(e), ME_OK);
+  EXPECT_ST(me_elector_release(e, &err), ME_OK);
   CHECK(flag_get(&r.action_done), "the loss fired, and its me_elector_stop returned, before me_elector_release returned");
   CHECK(r.loss_on_caller == 1, "the loss fired on the thread calling me_elector_release");
-  t_expect_st(r.action_st, ME_OK, "me_elector_stop inside on_leader_loss", __FILE__, __LINE__);
+  EXPECT_STATUS(r.action_st, ME_OK, "me_elector_stop inside on_leader_loss");
   int64_t t0 = mono_ns();
   while (me_elector_running(e) && elapsed_s(t0) < 10) sleep_ms(10);
   CHECK(!me_elector_running(e), "the elector stopped");
@@ -303,7 +303,7 @@ static void in_child(void (*fn)(const char *), const char *what, double deadline
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    REQUIRE_OK(me_client_new(t_uri, &client));
+    REQUIRE_OK(me_client_new(t_uri, &client, &err));
     char key[64];
     rand_name(key, sizeof key, "child");
     fn(key);
@@ -339,7 +339,7 @@ int main(void) {
   rand_name(db, sizeof db, "ctest_callbacks");
   in_child(stop_in_loss_from_release, "stop inside a loss callback fired by release", 12, NULL);
 
-  REQUIRE_OK(me_client_new(t_uri, &client));
+  REQUIRE_OK(me_client_new(t_uri, &client, &err));
   warm_up(client);
   char key[64];
   rand_name(key, sizeof key, "order");

@@ -38,28 +38,28 @@ static void options_and_bad_args(void) {
           needle, me_last_error_message());                                                    \
     CHECK(e == sentinel, "  *out unchanged");                                                  \
   } while (0)
-  TRY(me_elector_new(NULL, db, "k", NULL, &e), "client");
-  TRY(me_elector_new(client, NULL, "k", NULL, &e), "db_name");
-  TRY(me_elector_new(client, db, NULL, NULL, &e), "key");
-  TRY(me_elector_new(client, db, "k", NULL, NULL), "out");
-  TRY(me_elector_new(client, db, "", NULL, &e), "key");
-  TRY(me_elector_new(client, db, "\xc0\xaf", NULL, &e), "UTF-8");
-  TRY(me_elector_new(client, "bad.db", "k", NULL, &e), "database");
+  TRY(me_elector_new(NULL, db, "k", NULL, &e, NULL), "client");
+  TRY(me_elector_new(client, NULL, "k", NULL, &e, NULL), "db_name");
+  TRY(me_elector_new(client, db, NULL, NULL, &e, NULL), "key");
+  TRY(me_elector_new(client, db, "k", NULL, NULL, NULL), "out");
+  TRY(me_elector_new(client, db, "", NULL, &e, NULL), "key");
+  TRY(me_elector_new(client, db, "\xc0\xaf", NULL, &e, NULL), "UTF-8");
+  TRY(me_elector_new(client, "bad.db", "k", NULL, &e, NULL), "database");
   me_elector_options_init(&o);
   o.ttl = 0;
-  TRY(me_elector_new(client, db, "k", &o, &e), "ttl");
+  TRY(me_elector_new(client, db, "k", &o, &e, NULL), "ttl");
   o.ttl = -3;
-  TRY(me_elector_new(client, db, "k", &o, &e), "ttl");
+  TRY(me_elector_new(client, db, "k", &o, &e, NULL), "ttl");
   o.ttl = NAN;
-  TRY(me_elector_new(client, db, "k", &o, &e), "ttl");
+  TRY(me_elector_new(client, db, "k", &o, &e, NULL), "ttl");
   o.ttl = INFINITY;
-  TRY(me_elector_new(client, db, "k", &o, &e), "ttl");
+  TRY(me_elector_new(client, db, "k", &o, &e, NULL), "ttl");
   o.ttl = 15;
   o.app_version = "v\xff";
-  TRY(me_elector_new(client, db, "k", &o, &e), "app_version");
+  TRY(me_elector_new(client, db, "k", &o, &e, NULL), "app_version");
 #undef TRY
   e = NULL;
-  EXPECT_ST(me_elector_new(client, db, "defaults", NULL, &e), ME_OK);
+  EXPECT_ST(me_elector_new(client, db, "defaults", NULL, &e, &err), ME_OK);
   CHECK(me_elector_ttl(e) == 15.0, "opts NULL gives ttl 15 (got %g)", me_elector_ttl(e));
   me_elector_free(e);
 }
@@ -73,22 +73,22 @@ static void null_handles(void) {
   CHECK(me_elector_ttl(NULL) == 0.0, "me_elector_ttl(NULL) == 0");
   CHECK(me_elector_key(NULL) == NULL, "me_elector_key(NULL) == NULL");
   CHECK(me_elector_locker(NULL) == NULL, "me_elector_locker(NULL) == NULL");
-  EXPECT_ST(me_elector_start(NULL, false), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_start(NULL, false, &err), ME_ERR_INVALID_ARGUMENT);
   CHECK(strstr(me_last_error_message(), "elector") != NULL, "  names elector: \"%s\"", me_last_error_message());
-  EXPECT_ST(me_elector_stop(NULL), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_poll(NULL), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_release(NULL), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_stop(NULL, &err), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_poll(NULL, &err), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_release(NULL, &err), ME_ERR_INVALID_ARGUMENT);
   EXPECT_ST(me_elector_is_leader(NULL, &b), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_leader_exists(NULL, &b), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_node_status(NULL, &js), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_cluster_detail(NULL, &js), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_leader_exists(NULL, NULL, &b, &err), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_node_status(NULL, NULL, &js, &err), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_cluster_detail(NULL, NULL, &js, &err), ME_ERR_INVALID_ARGUMENT);
   me_elector *e = new_elector("nulls", 5, NULL, true);
   EXPECT_ST(me_elector_is_leader(e, NULL), ME_ERR_INVALID_ARGUMENT);
   CHECK(strstr(me_last_error_message(), "out") != NULL, "  names out: \"%s\"", me_last_error_message());
-  EXPECT_ST(me_elector_leader_exists(e, NULL), ME_ERR_INVALID_ARGUMENT);
-  EXPECT_ST(me_elector_node_status(e, NULL), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_leader_exists(e, NULL, NULL, &err), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_node_status(e, NULL, NULL, &err), ME_ERR_INVALID_ARGUMENT);
   CHECK(strstr(me_last_error_message(), "json_out") != NULL, "  names json_out: \"%s\"", me_last_error_message());
-  EXPECT_ST(me_elector_cluster_detail(e, NULL), ME_ERR_INVALID_ARGUMENT);
+  EXPECT_ST(me_elector_cluster_detail(e, NULL, NULL, &err), ME_ERR_INVALID_ARGUMENT);
   CHECK(js == (char *)&b, "json_out untouched by failed calls");
   me_elector_free(e);
 }
@@ -108,7 +108,7 @@ static void manual_polling(const char *key) {
   CHECK(me_elector_locker(e1) == ml && strcmp(me_locker_key(ml), key) == 0,
         "me_locker_free on the borrowed locker is ignored (it still works)");
   bool b = true;
-  EXPECT_ST(me_locked((me_locker *)ml, &b), ME_OK);
+  EXPECT_ST(me_locker_locked((me_locker *)ml, NULL, &b, &err), ME_OK);
   CHECK(!b, "the borrowed locker reads the lock (free)");
   CHECK(!me_elector_running(e1), "not running before start");
   CHECK(fabs(me_elector_poll_wait(e1) - 1.0) < 1e-9, "poll_wait is a quarter ttl when stopped (%g)",
@@ -116,22 +116,22 @@ static void manual_polling(const char *key) {
   EXPECT_ST(me_elector_is_leader(e1, &b), ME_OK);
   CHECK(!b, "not leader before polling");
   b = true;
-  EXPECT_ST(me_elector_leader_exists(e1, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e1, NULL, &b, &err), ME_OK);
   CHECK(!b, "no leader exists yet");
 
   section("manual polls: leadership, JSON status");
-  EXPECT_ST(me_elector_poll(e1), ME_OK);
+  EXPECT_ST(me_elector_poll(e1, &err), ME_OK);
   EXPECT_ST(me_elector_is_leader(e1, &b), ME_OK);
   CHECK(b, "e1 leads after one poll");
-  EXPECT_ST(me_elector_leader_exists(e1, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e1, NULL, &b, &err), ME_OK);
   CHECK(b, "a leader exists");
   int64_t f1 = me_locker_fence(ml);
   CHECK(f1 > 0, "the elector's locker has a fence (%lld)", (long long)f1);
-  EXPECT_ST(me_owned((me_locker *)ml, &b), ME_OK);
+  EXPECT_ST(me_locker_owned((me_locker *)ml, NULL, &b, &err), ME_OK);
   CHECK(b, "the borrowed locker owns the lock");
 
   char *js = NULL;
-  EXPECT_ST(me_elector_node_status(e1, &js), ME_OK);
+  EXPECT_ST(me_elector_node_status(e1, NULL, &js, &err), ME_OK);
   CHECK(json_is_object(js), "node_status is a JSON object: %s", js ? js : "(null)");
   static const char *const nkeys[] = {"uuid", "key", "ttl", "timestamp", "host", "pid", "lock_owned",
                                       "lock_created", "lock_expires", "fence", "_id", "is_leader",
@@ -151,20 +151,20 @@ static void manual_polling(const char *key) {
   me_string_free(js);
 
   me_elector *e2 = new_elector(key, 4, NULL, true);
-  EXPECT_ST(me_elector_poll(e2), ME_OK);
+  EXPECT_ST(me_elector_poll(e2, &err), ME_OK);
   EXPECT_ST(me_elector_is_leader(e2, &b), ME_OK);
   CHECK(!b, "e2 does not lead while e1 does");
-  EXPECT_ST(me_elector_leader_exists(e2, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e2, NULL, &b, &err), ME_OK);
   CHECK(b, "e2 sees that a leader exists");
   js = NULL;
-  EXPECT_ST(me_elector_node_status(e2, &js), ME_OK);
+  EXPECT_ST(me_elector_node_status(e2, NULL, &js, &err), ME_OK);
   CHECK(json_is_false(json_get(js, "is_leader")) && json_is_null(json_get(js, "app_version")) &&
             json_is_false(json_get(js, "lock_owned")) && json_is_null(json_get(js, "fence")),
         "e2's node_status: not leader, app_version null, lock_owned false, fence null: %s", js ? js : "(null)");
   me_string_free(js);
 
   js = NULL;
-  EXPECT_ST(me_elector_cluster_detail(e2, &js), ME_OK);
+  EXPECT_ST(me_elector_cluster_detail(e2, NULL, &js, &err), ME_OK);
   CHECK(json_is_object(js), "cluster_detail is a JSON object: %.400s", js ? js : "(null)");
   static const char *const ckeys[] = {"member_detail", "leader", "timestamp", NULL};
   check_keys("cluster_detail", js, ckeys);
@@ -187,28 +187,28 @@ static void manual_polling(const char *key) {
   me_string_free(js);
 
   section("release hands leadership over");
-  EXPECT_ST(me_elector_release(e1), ME_OK);
+  EXPECT_ST(me_elector_release(e1, &err), ME_OK);
   EXPECT_ST(me_elector_is_leader(e1, &b), ME_OK);
   CHECK(!b, "e1 is no longer leader after release");
-  EXPECT_ST(me_elector_leader_exists(e2, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e2, NULL, &b, &err), ME_OK);
   CHECK(!b, "no leader right after the release");
-  EXPECT_ST(me_elector_release(e1), ME_OK);
+  EXPECT_ST(me_elector_release(e1, &err), ME_OK);
   CHECK(1, "a second release is harmless");
-  EXPECT_ST(me_elector_poll(e2), ME_OK);
+  EXPECT_ST(me_elector_poll(e2, &err), ME_OK);
   EXPECT_ST(me_elector_is_leader(e2, &b), ME_OK);
   CHECK(b, "e2 leads after e1 released");
   int64_t f2 = me_locker_fence(me_elector_locker(e2));
   CHECK(f2 > f1, "e2's fence %lld > e1's %lld", (long long)f2, (long long)f1);
   js = NULL;
-  EXPECT_ST(me_elector_cluster_detail(e1, &js), ME_OK);
+  EXPECT_ST(me_elector_cluster_detail(e1, NULL, &js, &err), ME_OK);
   CHECK(json_str_eq(json_get(json_get(js, "leader"), "uuid"), me_locker_uuid(me_elector_locker(e2))),
         "cluster_detail now names e2 as leader");
   me_string_free(js);
   me_elector_free(e2); /* releases e2's leadership */
-  EXPECT_ST(me_elector_leader_exists(e1, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e1, NULL, &b, &err), ME_OK);
   CHECK(!b, "me_elector_free released the leadership");
   js = NULL;
-  EXPECT_ST(me_elector_cluster_detail(e1, &js), ME_OK);
+  EXPECT_ST(me_elector_cluster_detail(e1, NULL, &js, &err), ME_OK);
   CHECK(json_is_null(json_get(js, "leader")), "cluster_detail leader is null when nobody leads: %.300s",
         js ? js : "(null)");
   me_string_free(js);
@@ -216,9 +216,9 @@ static void manual_polling(const char *key) {
 
   section("report_status=false: not listed in member_detail");
   me_elector *e3 = new_elector(key, 4, NULL, false);
-  EXPECT_ST(me_elector_poll(e3), ME_OK);
+  EXPECT_ST(me_elector_poll(e3, &err), ME_OK);
   js = NULL;
-  EXPECT_ST(me_elector_cluster_detail(e3, &js), ME_OK);
+  EXPECT_ST(me_elector_cluster_detail(e3, NULL, &js, &err), ME_OK);
   CHECK(json_is_object(js), "cluster_detail is a JSON object");
   const char *md = json_get(js, "member_detail");
   bool listed = false;
@@ -239,7 +239,7 @@ struct blocking_run {
 
 static void *run_blocking(void *arg) {
   struct blocking_run *r = arg;
-  r->st = me_elector_start(r->e, true);
+  r->st = me_elector_start(r->e, true, NULL);
   flag_set(&r->done);
   return NULL;
 }
@@ -247,13 +247,13 @@ static void *run_blocking(void *arg) {
 static void start_stop(const char *key) {
   section("start, start again, stop, stop again");
   me_elector *e = new_elector(key, 2, NULL, true);
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   CHECK(1, "stop on a never-started elector is ME_OK");
-  EXPECT_ST(me_elector_start(e, false), ME_OK);
+  EXPECT_ST(me_elector_start(e, false, &err), ME_OK);
   CHECK(me_elector_running(e), "running after start");
-  EXPECT_ST(me_elector_start(e, false), ME_ERR_INVALID_STATE);
+  EXPECT_ST(me_elector_start(e, false, &err), ME_ERR_INVALID_STATE);
   CHECK(strlen(me_last_error_message()) > 0, "  with a message: \"%s\"", me_last_error_message());
-  EXPECT_ST(me_elector_start(e, true), ME_ERR_INVALID_STATE);
+  EXPECT_ST(me_elector_start(e, true, &err), ME_ERR_INVALID_STATE);
   bool b = false;
   int64_t t0 = mono_ns();
   while (!b && elapsed_s(t0) < 15) {
@@ -264,20 +264,20 @@ static void start_stop(const char *key) {
   double pw = me_elector_poll_wait(e);
   CHECK(pw >= 0 && pw <= 2.0, "poll_wait while running is within [0, ttl] (%g)", pw);
   char *js = NULL;
-  EXPECT_ST(me_elector_node_status(e, &js), ME_OK);
+  EXPECT_ST(me_elector_node_status(e, NULL, &js, &err), ME_OK);
   CHECK(json_is_true(json_get(js, "elector_running")), "node_status says elector_running true");
   me_string_free(js);
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   CHECK(!me_elector_running(e), "not running after stop");
   EXPECT_ST(me_elector_is_leader(e, &b), ME_OK);
   CHECK(!b, "not leader after stop");
-  EXPECT_ST(me_elector_leader_exists(e, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e, NULL, &b, &err), ME_OK);
   CHECK(!b, "stop released the leadership");
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   CHECK(!me_elector_running(e), "stop again: still stopped");
-  EXPECT_ST(me_elector_start(e, false), ME_OK);
+  EXPECT_ST(me_elector_start(e, false, &err), ME_OK);
   CHECK(me_elector_running(e), "an elector can be started again after stop");
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
 
   section("blocking start on another thread, stopped from this one");
   struct blocking_run r = {e, ME_ERR_INTERNAL, 0};
@@ -288,17 +288,17 @@ static void start_stop(const char *key) {
   CHECK(me_elector_running(e), "running while the blocking start runs");
   sleep_ms(300);
   CHECK(!flag_get(&r.done), "the blocking start has not returned");
-  EXPECT_ST(me_elector_start(e, false), ME_ERR_INVALID_STATE);
-  EXPECT_ST(me_elector_stop(e), ME_OK);
+  EXPECT_ST(me_elector_start(e, false, &err), ME_ERR_INVALID_STATE);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
   bool returned = wait_flag(&r.done, 15);
   CHECK(returned, "the blocking start returned after stop");
   if (!returned) exit(1);
   pthread_join(t, NULL);
-  t_expect_st(r.st, ME_OK, "me_elector_start(e, true) on the other thread", __FILE__, __LINE__);
+  EXPECT_STATUS(r.st, ME_OK, "me_elector_start(e, true) on the other thread");
 
   section("free while running");
   me_elector *e2 = new_elector(key, 2, NULL, true);
-  EXPECT_ST(me_elector_start(e2, false), ME_OK);
+  EXPECT_ST(me_elector_start(e2, false, &err), ME_OK);
   t0 = mono_ns();
   b = false;
   while (!b && elapsed_s(t0) < 15) {
@@ -307,14 +307,14 @@ static void start_stop(const char *key) {
   }
   CHECK(b, "e2 leads");
   me_elector_free(e2);
-  EXPECT_ST(me_elector_leader_exists(e, &b), ME_OK);
+  EXPECT_ST(me_elector_leader_exists(e, NULL, &b, &err), ME_OK);
   CHECK(!b, "me_elector_free of a running leader released the leadership");
   me_elector_free(e);
 }
 
 int main(void) {
   test_begin("test_elector");
-  REQUIRE_OK(me_client_new(t_uri, &client));
+  REQUIRE_OK(me_client_new(t_uri, &client, &err));
   warm_up(client);
   rand_name(db, sizeof db, "ctest_elector");
   char key[64];

@@ -21,7 +21,7 @@ struct waiter {
 
 static void *wait_acquire(void *arg) {
   struct waiter *w = arg;
-  w->st = me_acquire(w->l, true, w->timeout, 0.05, false);
+  w->st = acquire(w->l, true, w->timeout, 0.05, false, NULL);
   snprintf(w->msg, sizeof w->msg, "%s", me_last_error_message());
   flag_set(&w->done);
   return NULL;
@@ -29,7 +29,7 @@ static void *wait_acquire(void *arg) {
 
 static void free_while_waiting(const char *key, double timeout) {
   me_locker *holder = new_locker(key, 30), *l = new_locker(key, 30);
-  REQUIRE_OK(me_acquire(holder, false, ME_NO_TIMEOUT, 0.25, false));
+  REQUIRE_OK(acquire(holder, false, NO_TIMEOUT, 0.25, false, &err));
   struct waiter w = {l, timeout, 0, ME_ERR_INTERNAL, ""};
   pthread_t t;
   pthread_create(&t, NULL, wait_acquire, &w);
@@ -45,10 +45,10 @@ static void free_while_waiting(const char *key, double timeout) {
     exit(1);
   }
   pthread_join(t, NULL);
-  t_expect_st(w.st, ME_ERR_INVALID_STATE, "waiting me_acquire after me_locker_free", __FILE__, __LINE__);
+  EXPECT_STATUS(w.st, ME_ERR_INVALID_STATE, "waiting me_acquire after me_locker_free");
   CHECK(strlen(w.msg) > 0, "  with the waiter thread's message: \"%s\"", w.msg);
   bool v = false;
-  EXPECT_ST(me_owned(holder, &v), ME_OK);
+  EXPECT_ST(me_locker_owned(holder, NULL, &v, &err), ME_OK);
   CHECK(v, "the holder still owns the lock");
   me_locker_free(holder);
 }
@@ -102,27 +102,27 @@ static void *hammer(void *arg) {
   } while (0)
     switch ((s->id + i) % 6) {
       case 0: /* the lock is shared by every thread of this handle: acquiring renews */
-        OKAY(me_acquire(l, true, 20.0, 0.01, false), ME_OK);
+        OKAY(acquire(l, true, 20.0, 0.01, false, NULL), ME_OK);
         break;
       case 1:
-        OKAY(me_touch(l, &ms), ME_ERR_NOT_OWNED);
+        OKAY(me_locker_touch(l, NULL, &ms, NULL), ME_ERR_NOT_OWNED);
         break;
       case 2:
-        OKAY(me_release(l, false), ME_OK);
+        OKAY(me_locker_release(l, false, NULL, NULL, NULL), ME_OK);
         break;
       case 3:
-        OKAY(me_locked(l, &b), ME_OK);
-        OKAY(me_owned(l, &b), ME_OK);
+        OKAY(me_locker_locked(l, NULL, &b, NULL), ME_OK);
+        OKAY(me_locker_owned(l, NULL, &b, NULL), ME_OK);
         break;
       case 4:
-        OKAY(me_get_current(l, &js), ME_OK);
+        OKAY(me_locker_current(l, NULL, &js, NULL), ME_OK);
         if (js && !json_is_object(js)) {
           s->bad = 1;
           snprintf(s->evidence, sizeof s->evidence, "thread %d: get_current not JSON: %.200s", s->id, js);
         }
         me_string_free(js);
         js = NULL;
-        OKAY(me_locker_status(l, &js), ME_OK);
+        OKAY(me_locker_status(l, NULL, &js, NULL), ME_OK);
         if (!json_is_object(js)) {
           s->bad = 1;
           snprintf(s->evidence, sizeof s->evidence, "thread %d: status not JSON", s->id);
@@ -131,7 +131,7 @@ static void *hammer(void *arg) {
         break;
       default: {
         /* this thread's error message survives the other threads' successful calls */
-        st = me_locked(l, NULL);
+        st = me_locker_locked(l, NULL, NULL, NULL);
         char mine[128];
         snprintf(mine, sizeof mine, "%s", me_last_error_message());
         sleep_ms(10);
@@ -158,9 +158,9 @@ static void shared_handle(const char *key) {
   section("8 threads share one locker handle (acquire/touch/release/locked/owned/JSON/getters)");
   me_locker *l = new_locker(key, 30);
   run_workers(hammer, l);
-  EXPECT_ST(me_acquire(l, false, ME_NO_TIMEOUT, 0.25, false), ME_OK);
+  EXPECT_ST(acquire(l, false, NO_TIMEOUT, 0.25, false, &err), ME_OK);
   bool v = false;
-  EXPECT_ST(me_owned(l, &v), ME_OK);
+  EXPECT_ST(me_locker_owned(l, NULL, &v, &err), ME_OK);
   CHECK(v, "the handle still works afterwards (owns the lock)");
   me_locker_free(l);
 }
@@ -182,7 +182,7 @@ static void *exclusive_worker(void *arg) {
   struct excl *x = arg;
   me_locker *l = new_locker(x->key, 10);
   for (int i = 0; i < x->iterations; i++) {
-    me_status st = me_acquire(l, true, 60.0, 0.02, false);
+    me_status st = acquire(l, true, 60.0, 0.02, false, NULL);
     if (st != ME_OK) {
       x->failures++;
       snprintf(x->evidence, sizeof x->evidence, "acquire -> %s: %s", me_status_name((int)st),
@@ -200,7 +200,7 @@ static void *exclusive_worker(void *arg) {
     pthread_mutex_lock(&ex_mu);
     ex_inside--;
     pthread_mutex_unlock(&ex_mu);
-    st = me_release(l, false);
+    st = me_locker_release(l, false, NULL, NULL, NULL);
     if (st != ME_OK) {
       x->failures++;
       snprintf(x->evidence, sizeof x->evidence, "release -> %s", me_status_name((int)st));
@@ -277,29 +277,29 @@ static void *use_elector(void *arg) {
     char *js = NULL;
     switch ((u->id + i) % 6) {
       case 0: /* starting a running elector is refused, nothing else */
-        st = me_elector_start(e, false), extra = ME_ERR_INVALID_STATE, call = "start";
+        st = me_elector_start(e, false, NULL), extra = ME_ERR_INVALID_STATE, call = "start";
         break;
       case 1:
-        st = me_elector_stop(e), call = "stop";
+        st = me_elector_stop(e, NULL), call = "stop";
         break;
       case 2:
-        st = me_elector_poll(e), call = "poll";
+        st = me_elector_poll(e, NULL), call = "poll";
         break;
       case 3:
-        st = me_elector_release(e), call = "release";
+        st = me_elector_release(e, NULL), call = "release";
         break;
       case 4:
         (void)me_elector_running(e);
         (void)me_elector_poll_wait(e);
         st = me_elector_is_leader(e, &b), call = "is_leader";
-        if (st == ME_OK) st = me_elector_leader_exists(e, &b), call = "leader_exists";
+        if (st == ME_OK) st = me_elector_leader_exists(e, NULL, &b, NULL), call = "leader_exists";
         break;
       default:
-        st = me_elector_node_status(e, &js), call = "node_status";
+        st = me_elector_node_status(e, NULL, &js, NULL), call = "node_status";
         if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "node_status JSON";
         me_string_free(js);
         js = NULL;
-        if (st == ME_OK) st = me_elector_cluster_detail(e, &js), call = "cluster_detail";
+        if (st == ME_OK) st = me_elector_cluster_detail(e, NULL, &js, NULL), call = "cluster_detail";
         if (st == ME_OK && !json_is_object(js)) st = ME_ERR_INTERNAL, call = "cluster_detail JSON";
         me_string_free(js);
     }
@@ -317,11 +317,11 @@ static void shared_elector(const char *key) {
   section("8 threads share one elector handle (start/stop/poll/release/status) beside a rival");
   struct lead_flag mine = {0}, theirs = {0};
   me_elector *e = new_elector(key, &mine), *rival = new_elector(key, &theirs);
-  REQUIRE_OK(me_elector_start(rival, false));
+  REQUIRE_OK(me_elector_start(rival, false, &err));
   run_workers(use_elector, e);
-  EXPECT_ST(me_elector_stop(e), ME_OK);
-  EXPECT_ST(me_elector_stop(rival), ME_OK);
-  EXPECT_ST(me_elector_start(e, false), ME_OK);
+  EXPECT_ST(me_elector_stop(e, &err), ME_OK);
+  EXPECT_ST(me_elector_stop(rival, &err), ME_OK);
+  EXPECT_ST(me_elector_start(e, false, &err), ME_OK);
   bool leads = false;
   for (int i = 0; i < 1000 && !leads; i++) {
     if (me_elector_is_leader(e, &leads) != ME_OK || !leads) sleep_ms(10);
@@ -336,13 +336,13 @@ static void shared_elector(const char *key) {
 
 int main(void) {
   test_begin("test_threads");
-  REQUIRE_OK(me_client_new(t_uri, &client));
+  REQUIRE_OK(me_client_new(t_uri, &client, &err));
   warm_up(client);
   rand_name(db, sizeof db, "ctest_threads");
   char key[64];
   section("me_locker_free while another thread waits in me_acquire (no timeout)");
   rand_name(key, sizeof key, "freewait");
-  free_while_waiting(key, ME_NO_TIMEOUT);
+  free_while_waiting(key, NO_TIMEOUT);
   section("me_locker_free while another thread waits in me_acquire (timeout 30 s)");
   rand_name(key, sizeof key, "freewait2");
   free_while_waiting(key, 30.0);
