@@ -127,6 +127,7 @@ int main(void) {
   unlink(path);
   CHECK(count() == n0, "the callback is no longer called (count %d -> %d)", n0, count());
   CHECK(strstr(buf, "ignored") != NULL, "the warning went to stderr: \"%.200s\"", buf);
+  EXPECT_ST(me_elector_close(e, &err), ME_OK);
   me_elector_free(e);
   me_client_free(client);
   return test_end();
