@@ -61,7 +61,7 @@ memcheck_run() {
   local t rc
   for t in "$@"; do
     rc=0
-    ME_TEST_MEMCHECK=1 timeout 300 valgrind --error-exitcode=42 --num-callers=40 --leak-check=full \
+    ME_TEST_MEMCHECK=1 timeout 300 valgrind --error-exitcode=42 --num-callers=40 --leak-check=full --child-silent-after-fork=yes \
       --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
       --suppressions=tests/c/valgrind.supp -q "$out/$t" >"$logs/$t.valgrind.log" 2>&1 || rc=$?
     echo "$t $rc" >>"$logs/valgrind.status"
