@@ -221,7 +221,7 @@ fuzz_target!(|data: &[u8]| {
                     o.step = if inp.u8() % 4 == 0 { inp.f64() } else { 0.02 };
                     o.force = inp.u8() % 8 == 0;
                     o.cancel = tok;
-                    let opts = if op & 64 == 0 { &o as *const _ } else { ptr::null() };
+                    let opts: *const me_acquire_options = if op & 64 == 0 { &o } else { ptr::null() };
                     if opts.is_null() {
                         // the defaults block without a timeout: only on a NULL or closed-free path
                         if lk.is_null() {
