@@ -564,7 +564,7 @@ def main():
         "",
         "## How each row is measured",
         "",
-        "1. `bench/c/pairs.c`: one process, one locker, `me_acquire` (non-blocking) + `me_release`, "
+        "1. `bench/c/pairs.c`: one process, one locker, `me_locker_acquire` (non-blocking) + `me_locker_release`, "
         "timed per pair. Reference `bench/driver-baseline`: the Rust driver (same crate version, "
         "same write concern `majority`, same `{key, gen}` index) inserts a document shaped like a "
         "lock generation and deletes it. Per pair, ours sends two inserts (the acquisition and the "
@@ -576,7 +576,7 @@ def main():
         "replacement process keeps three running. Reference: the seed's design bound — its lock "
         "document only disappears through MongoDB's TTL monitor (runs every 60 s), and followers "
         "poll every ttl.",
-        "4. As 3, with SIGTERM: me_elector stops its elector (release) and exits.",
+        "4. As 3, with SIGTERM: me_elector closes its elector (release) and exits.",
         "5. `bench/c/load.c` (an elector printing each poll cycle) through `bench/proxy.py`, a TCP "
         "proxy that parses the wire protocol and logs every command name; commands between the "
         "first and last cycle of a window in steady state, divided by the cycles. The driver's own "

@@ -26,12 +26,16 @@ static inline void sleep_ns(int64_t ns) {
   nanosleep(&ts, NULL);
 }
 
+/* Exits with the status and message of a failed call; `call` is written with `&err` as its
+ * error out-parameter (declared and freed here). */
 #define ME_CHECK(call)                                                                   \
   do {                                                                                   \
+    me_error *err = NULL;                                                                \
     me_status st_ = (call);                                                              \
     if (st_ != ME_OK) {                                                                  \
       fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,                \
-              me_status_name((int)st_), me_last_error_message());                        \
+              me_status_name((int)st_), me_error_message(err));                          \
+      me_error_free(err);                                                                \
       exit(2);                                                                           \
     }                                                                                    \
   } while (0)

@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
   int n = atoi(argv[4]), ncoll = atoi(argv[5]);
   if (ncoll < 1) ncoll = 1;
   me_client *client = NULL;
-  ME_CHECK(me_client_new(argv[1], &client));
+  ME_CHECK(me_client_new(argv[1], &client, &err));
   me_elector_options eo;
   me_elector_options_init(&eo);
   eo.ttl = 4;
@@ -34,8 +34,8 @@ int main(int argc, char **argv) {
   char key[256];
   snprintf(key, sizeof key, "%s-elector", argv[3]);
   me_elector *elector = NULL;
-  ME_CHECK(me_elector_new(client, argv[2], key, &eo, &elector));
-  ME_CHECK(me_elector_start(elector, false));
+  ME_CHECK(me_elector_new(client, argv[2], key, &eo, &elector, &err));
+  ME_CHECK(me_elector_start(elector, false, &err));
   int64_t until = mono_ns() + 20000000000LL;
   while (!led && mono_ns() < until) sleep_ns(10000000);
   sleep_ns(2000000000LL); /* a few poll cycles in steady state */
@@ -48,22 +48,25 @@ int main(int argc, char **argv) {
   me_locker_options_init(&lo);
   lo.ttl = 300;
   int64_t t_lockers = mono_ns();
+  me_acquire_options ao;
+  me_acquire_options_init(&ao);
+  ao.blocking = false;
   for (int i = 0; i < n; i++) {
     char coll[32];
     snprintf(key, sizeof key, "%s-%d", argv[3], i);
     snprintf(coll, sizeof coll, "mongolocker_%d", i % ncoll);
     lo.dbcollection = coll;
-    ME_CHECK(me_locker_new(client, argv[2], key, &lo, &lockers[i]));
-    ME_CHECK(me_acquire(lockers[i], false, ME_NO_TIMEOUT, 0.25, false));
+    ME_CHECK(me_locker_new(client, argv[2], key, &lo, &lockers[i], &err));
+    ME_CHECK(me_locker_acquire(lockers[i], &ao, &err));
   }
   int64_t took = mono_ns() - t_lockers;
   sleep_ns(1000000000LL);
   self_footprint(&th, &rss);
   printf("lockers %d %ld %ld %lld\n", n, th, rss, (long long)took);
   fflush(stdout);
-  /* Exit without freeing the lockers: each free would release its lock (a read
+  /* Exit without closing the lockers: each close would release its lock (a read
    * and an insert), which is not what is measured. Their database is thrown away. */
-  ME_CHECK(me_elector_stop(elector));
+  ME_CHECK(me_elector_close(elector, &err));
   me_elector_free(elector);
   _exit(0);
 }

@@ -8,8 +8,7 @@ static long cycles = 0;
 
 static void on_loop(void *u) {
   (void)u;
-  bool leader = false;
-  me_elector_is_leader(elector, &leader);
+  bool leader = me_elector_is_leader(elector);
   printf("loop %lld %ld %d\n", (long long)mono_ns(), ++cycles, leader ? 1 : 0);
   fflush(stdout);
 }
@@ -20,15 +19,15 @@ int main(int argc, char **argv) {
     return 64;
   }
   me_client *client = NULL;
-  ME_CHECK(me_client_new(argv[1], &client));
+  ME_CHECK(me_client_new(argv[1], &client, &err));
   me_elector_options opts;
   me_elector_options_init(&opts);
   opts.ttl = atof(argv[4]);
   opts.on_loop = on_loop;
-  ME_CHECK(me_elector_new(client, argv[2], argv[3], &opts, &elector));
-  ME_CHECK(me_elector_start(elector, false));
+  ME_CHECK(me_elector_new(client, argv[2], argv[3], &opts, &elector, &err));
+  ME_CHECK(me_elector_start(elector, false, &err));
   sleep_ns((int64_t)(atof(argv[5]) * 1e9));
-  ME_CHECK(me_elector_stop(elector));
+  ME_CHECK(me_elector_close(elector, &err));
   me_elector_free(elector);
   me_client_free(client);
   return 0;

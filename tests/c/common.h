@@ -21,13 +21,16 @@ static inline void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* Exits with the call's status name and message when it fails. */
+/* Exits with the call's status name and message when it fails. `call` is written with `&err`
+ * as its error out-parameter (declared here, freed here). */
 #define ME_CHECK(call)                                                                   \
   do {                                                                                   \
+    me_error *err = NULL;                                                                \
     me_status st_ = (call);                                                              \
     if (st_ != ME_OK) {                                                                  \
       fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,                \
-              me_status_name((int)st_), me_last_error_message());                        \
+              me_status_name((int)me_error_status(err)), me_error_message(err));         \
+      me_error_free(err);                                                                \
       exit(2);                                                                           \
     }                                                                                    \
   } while (0)

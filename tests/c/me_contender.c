@@ -20,19 +20,21 @@ int main(int argc, char **argv) {
     return 1;
   }
   me_client *client = NULL;
-  ME_CHECK(me_client_new(argv[1], &client));
+  ME_CHECK(me_client_new(argv[1], &client, &err));
   me_locker_options opts;
   me_locker_options_init(&opts);
   opts.ttl = 10;
   me_locker *lock = NULL;
-  ME_CHECK(me_locker_new(client, argv[2], argv[3], &opts, &lock));
+  ME_CHECK(me_locker_new(client, argv[2], argv[3], &opts, &lock, &err));
+  me_acquire_options acq;
+  me_acquire_options_init(&acq); /* blocking, no timeout, step 0.25 s */
   for (int i = 0; i < iterations; i++) {
-    ME_CHECK(me_acquire(lock, true, ME_NO_TIMEOUT, 0.25, false));
+    ME_CHECK(me_locker_acquire(lock, &acq, &err));
     int64_t start = mono_ns();
     sleep_ms(hold_ms);
     int64_t end = mono_ns();
     int64_t fence = me_locker_fence(lock);
-    ME_CHECK(me_release(lock, false));
+    ME_CHECK(me_locker_release(lock, false, NULL, NULL, &err));
     char line[160];
     int n = snprintf(line, sizeof line, "c %ld %lld %lld %lld\n", (long)getpid(), (long long)fence,
                      (long long)start, (long long)end);
@@ -42,6 +44,7 @@ int main(int argc, char **argv) {
     }
   }
   close(log);
+  ME_CHECK(me_locker_close(lock, &err));
   me_locker_free(lock);
   me_client_free(client);
   return 0;

@@ -41,19 +41,19 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
 
   me_client *client = NULL;
-  ME_CHECK(me_client_new(argv[1], &client));
+  ME_CHECK(me_client_new(argv[1], &client, &err));
   me_elector_options opts;
   me_elector_options_init(&opts);
   opts.ttl = atof(argv[4]);
   opts.on_leader = on_leader;
   opts.on_leader_loss = on_leader_loss;
   me_elector *elector = NULL;
-  ME_CHECK(me_elector_new(client, argv[2], argv[3], &opts, &elector));
-  ME_CHECK(me_elector_start(elector, false));
+  ME_CHECK(me_elector_new(client, argv[2], argv[3], &opts, &elector, &err));
+  ME_CHECK(me_elector_start(elector, false, &err));
   double run_s = atof(argv[5]);
   int64_t end = mono_ns() + (int64_t)(run_s * 1e9);
   while (!stop_requested && (run_s <= 0 || mono_ns() < end)) sleep_ms(20);
-  ME_CHECK(me_elector_stop(elector));
+  ME_CHECK(me_elector_close(elector, &err)); /* stops, releases, fires the final on_leader_loss */
   me_elector_free(elector);
   me_client_free(client);
   return 0;

@@ -8,10 +8,11 @@
 
 #include <mongoelector.h>
 
-/* Prints the failed call's status and message, and exits. */
-static void check(me_status st, const char *what) {
+/* Prints a failed call's status and message (from its me_error), and exits. */
+static void check(me_status st, me_error *err, const char *what) {
   if (st != ME_OK) {
-    fprintf(stderr, "%s: %s: %s\n", what, me_status_name(st), me_last_error_message());
+    fprintf(stderr, "%s: %s: %s\n", what, me_status_name(me_error_status(err)), me_error_message(err));
+    me_error_free(err);
     exit(1);
   }
 }
@@ -21,19 +22,25 @@ static void on_leader_loss(void *user_data) { printf("%s: no longer the leader\n
 
 int main(int argc, char **argv) {
   const char *uri = argc > 1 ? argv[1] : "mongodb://localhost:27017";
+  me_error *err = NULL;
   me_client *client;
-  check(me_client_new(uri, &client), "connect");
+  check(me_client_new(uri, &client, &err), err, "connect");
 
   /* 1. A distributed lock: held by at most one process at a time. */
   me_locker_options lopts;
   me_locker_options_init(&lopts);
   lopts.ttl = 60; /* seconds; the lock expires if we die holding it */
   me_locker *lock;
-  check(me_locker_new(client, "quickstart", "nightly-report", &lopts, &lock), "locker");
-  check(me_acquire(lock, true, 10.0 /* timeout, s */, 0.25 /* retry step, s */, false), "acquire");
+  check(me_locker_new(client, "quickstart", "nightly-report", &lopts, &lock, &err), err, "locker");
+  me_acquire_options aopts;
+  me_acquire_options_init(&aopts); /* blocking, retry every 0.25 s */
+  aopts.has_timeout = true;
+  aopts.timeout = 10.0; /* seconds, round trips included */
+  check(me_locker_acquire(lock, &aopts, &err), err, "acquire");
   printf("lock held, fencing token %lld\n", (long long)me_locker_fence(lock));
   /* ... do the exclusive work, passing the fencing token to storage ... */
-  check(me_release(lock, false), "release");
+  check(me_locker_release(lock, false, NULL, NULL, &err), err, "release");
+  check(me_locker_close(lock, &err), err, "close");
   me_locker_free(lock);
 
   /* 2. Leader election: one elector of the group "scheduler" leads at a time. */
@@ -44,14 +51,13 @@ int main(int argc, char **argv) {
   eopts.on_leader_loss = on_leader_loss;
   eopts.user_data = "node-1";
   me_elector *elector;
-  check(me_elector_new(client, "quickstart", "scheduler", &eopts, &elector), "elector");
-  check(me_elector_start(elector, false), "start"); /* runs on its own thread */
+  check(me_elector_new(client, "quickstart", "scheduler", &eopts, &elector, &err), err, "elector");
+  check(me_elector_start(elector, false, &err), err, "start"); /* runs on its own thread */
   struct timespec two_s = {2, 0};
   nanosleep(&two_s, NULL);
-  bool leader = false;
-  check(me_elector_is_leader(elector, &leader), "is_leader");
-  printf("leading: %s\n", leader ? "yes" : "no");
-  check(me_elector_stop(elector), "stop"); /* releases leadership; on_leader_loss fires */
+  printf("leading: %s\n", me_elector_is_leader(elector) ? "yes" : "no");
+  /* close stops the elector and releases leadership; on_leader_loss fires before it returns */
+  check(me_elector_close(elector, &err), err, "close");
   me_elector_free(elector);
   me_client_free(client);
   return 0;

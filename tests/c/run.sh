@@ -61,7 +61,7 @@ memcheck_run() {
   local t rc
   for t in "$@"; do
     rc=0
-    ME_TEST_MEMCHECK=1 timeout 300 valgrind --error-exitcode=42 --num-callers=40 --leak-check=full \
+    ME_TEST_MEMCHECK=1 timeout 300 valgrind --error-exitcode=42 --num-callers=40 --leak-check=full --child-silent-after-fork=yes \
       --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
       --suppressions=tests/c/valgrind.supp -q "$out/$t" >"$logs/$t.valgrind.log" 2>&1 || rc=$?
     echo "$t $rc" >>"$logs/valgrind.status"
@@ -81,6 +81,24 @@ echo "== packaging"
 lib=target/release/libmongoelector.so
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 major=${version%%.*}
+minor=${version#*.}
+minor=${minor%%.*}
+# The soname names the ABI: before 1.0 it changes with every minor release (libmongoelector.so.0.2).
+if [ "$major" = 0 ]; then abi=0.$minor; else abi=$major; fi
+
+# The C ABI 0.2, function by function (the contract; a change here is an ABI change).
+expected_symbols="me_acquire_options_init me_cancel_cancel me_cancel_free me_cancel_is_cancelled me_cancel_new
+me_cancel_wait me_client_free me_client_new me_cluster_detail_free me_current_lock_free me_elector_close
+me_elector_cluster_detail me_elector_free me_elector_is_leader me_elector_key me_elector_leader_exists
+me_elector_locker me_elector_new me_elector_node_status me_elector_options_init me_elector_poll
+me_elector_poll_wait me_elector_release me_elector_running me_elector_start me_elector_stop me_elector_ttl
+me_error_free me_error_message me_error_status me_last_error_message me_lock_status_free me_locker_acquire
+me_locker_close me_locker_current me_locker_db_name me_locker_dbcollection me_locker_fence me_locker_free
+me_locker_host me_locker_key me_locker_locked me_locker_maxoffset me_locker_new me_locker_options_init
+me_locker_owned me_locker_pid me_locker_release me_locker_status me_locker_timeparanoid me_locker_touch
+me_locker_ts_expire me_locker_ttl me_locker_uuid me_node_status_free me_set_log_callback me_status_name
+me_version"
+expected_symbols=$(echo "$expected_symbols" | tr ' ' '\n' | sed '/^$/d' | sort -u)
 
 others=$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^me_' || true)
 if [ -z "$others" ]; then
@@ -96,8 +114,22 @@ if [ "$declared" = "$exported" ]; then
 else
   fail "header vs exports differ: $(diff <(echo "$declared") <(echo "$exported") | grep '^[<>]' | tr '\n' ' ')"
 fi
+if [ "$exported" = "$expected_symbols" ]; then
+  pass "the exports are exactly the $(echo "$expected_symbols" | wc -l) functions of the C ABI $abi"
+else
+  fail "exports vs the expected C ABI $abi list: $(diff <(echo "$expected_symbols") <(echo "$exported") | grep '^[<>]' | tr '\n' ' ')"
+fi
+gone=$(echo "$exported" | grep -xE 'me_(acquire|try_acquire|release|touch|locked|owned|get_current|string_free)' || true)
+if [ -z "$gone" ]; then pass "no 0.1 function is exported (me_acquire, me_try_acquire, me_string_free, ...)"; else
+  fail "0.1 functions still exported: $(echo "$gone" | tr '\n' ' ')"
+fi
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
-if [ "$soname" = "libmongoelector.so.$major" ]; then pass "soname $soname"; else fail "soname '$soname', expected libmongoelector.so.$major"; fi
+if [ "$soname" = "libmongoelector.so.$abi" ]; then pass "soname $soname"; else fail "soname '$soname', expected libmongoelector.so.$abi"; fi
+if [ -e "target/release/libmongoelector.so.$abi" ]; then pass "target/release/libmongoelector.so.$abi exists (in-tree programs load it by soname)"; else
+  fail "target/release/libmongoelector.so.$abi is missing"
+fi
+needed=$(readelf -d "$out/test_basics" | sed -n 's/.*Shared library: \[\(libmongoelector[^]]*\)\]/\1/p')
+if [ "$needed" = "libmongoelector.so.$abi" ]; then pass "a C program records NEEDED $needed"; else fail "a C program's NEEDED is '$needed', expected libmongoelector.so.$abi"; fi
 
 printf '#include "mongoelector.h"\nint main(void) { return me_version() == 0; }\n' >"$out/header_c99.c"
 if cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only "$out/header_c99.c" 2>"$logs/header_c99.log"; then
@@ -169,7 +201,7 @@ if make --no-print-directory install PREFIX="$prefix" >"$logs/install.log" 2>&1;
   else
     fail "pkg-config: $(cat "$logs/pkgconfig.log")"
   fi
-  for f in lib/libmongoelector.so "lib/libmongoelector.so.$major" "lib/libmongoelector.so.$version" \
+  for f in lib/libmongoelector.so "lib/libmongoelector.so.$abi" "lib/libmongoelector.so.$version" \
     lib/libmongoelector.a include/mongoelector.h; do
     [ -e "$prefix/$f" ] || fail "make install did not install $f"
   done

@@ -51,11 +51,11 @@ static void make_warning(me_elector *e) { me_locker_free((me_locker *)me_elector
 int main(void) {
   test_begin("test_log");
   sink.main_thread = pthread_self();
-  REQUIRE_OK(me_client_new(t_uri, &client));
+  REQUIRE_OK(me_client_new(t_uri, &client, &err));
   warm_up(client);
   rand_name(db, sizeof db, "ctest_log");
   me_elector *e = NULL;
-  REQUIRE_OK(me_elector_new(client, db, "logkey", NULL, &e));
+  REQUIRE_OK(me_elector_new(client, db, "logkey", NULL, &e, &err));
 
   section("a callback at level 5 receives messages with level and user_data");
   me_set_log_callback(on_log, 5, &sink);
@@ -81,17 +81,17 @@ int main(void) {
 
   section("messages from the elector's own thread");
   me_client *bad = NULL;
-  REQUIRE_OK(me_client_new("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&directConnection=true", &bad));
+  REQUIRE_OK(me_client_new("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&directConnection=true", &bad, &err));
   me_elector *be = NULL;
   me_elector_options o;
   me_elector_options_init(&o);
   o.ttl = 1;
-  REQUIRE_OK(me_elector_new(bad, "ctest_log", "k", &o, &be));
+  REQUIRE_OK(me_elector_new(bad, "ctest_log", "k", &o, &be, &err));
   int before = count();
-  REQUIRE_OK(me_elector_start(be, false));
+  REQUIRE_OK(me_elector_start(be, false, &err));
   int64_t t0 = mono_ns();
   while (from_other_thread() == 0 && elapsed_s(t0) < 15) sleep_ms(20);
-  me_status st = me_elector_stop(be);
+  me_status st = me_elector_stop(be, NULL);
   CHECK(st == ME_ERR_DATABASE, "me_elector_stop with the server unreachable -> %s", me_status_name((int)st));
   pthread_mutex_lock(&sink.mu);
   sink.stop_warnings = 0;
@@ -127,6 +127,7 @@ int main(void) {
   unlink(path);
   CHECK(count() == n0, "the callback is no longer called (count %d -> %d)", n0, count());
   CHECK(strstr(buf, "ignored") != NULL, "the warning went to stderr: \"%.200s\"", buf);
+  EXPECT_ST(me_elector_close(e, &err), ME_OK);
   me_elector_free(e);
   me_client_free(client);
   return test_end();

@@ -1,11 +1,11 @@
 /* A tiny test harness for the C test programs (C99 + POSIX threads).
  *
  *   CHECK(cond, fmt, ...)        one assertion; prints "ok" or "FAIL" with the evidence
- *   EXPECT_ST(call, status)      a call returns `status`; on mismatch prints both names and
- *                                me_last_error_message()
+ *   EXPECT_ST(call, status)      a call (written with `&err` last) returns `status`, and its
+ *                                me_error matches; on mismatch prints both names and the message
  *   test_begin/section/test_end  counters and the per-program summary line
- *   json_*                       a minimal validating JSON reader (objects, arrays, strings,
- *                                numbers, literals) to check the library's JSON out-strings
+ *   EXPECT_STATUS(st, want, what) the same for a status already in hand (another thread's)
+ *   acquire(l, blocking, timeout, step, force, err)   me_locker_acquire with acq_opts(...)
  *
  * Every program includes this once (the functions are static). */
 #ifndef ME_TESTLIB_H
@@ -77,34 +77,88 @@ static inline void t_known_bug(bool ok, const char *bug, const char *expr, const
 #define CHECK_KNOWN_BUG(bug, cond, ...) \
   t_known_bug((cond) ? true : false, bug, #cond, __FILE__, __LINE__, __VA_ARGS__)
 
-/* Compares a status; the evidence names both statuses and gives this thread's message. */
-static inline bool t_expect_st(me_status got, me_status want, const char *call, const char *file,
-                        int line) {
+/* Compares a status. `err` is the call's `me_error` out-parameter (NULL: not checked): on
+ * failure it must be set, with the returned status and the same message as
+ * me_last_error_message(); on success it must stay NULL. The evidence names both statuses and
+ * gives the message. */
+static inline bool t_expect_st(me_status got, me_status want, const me_error *err, bool check_err,
+                               const char *call, const char *file, int line) {
   const char *msg = me_last_error_message();
-  bool ok = got == want;
+  char bad_err[256] = "";
+  if (check_err && got == ME_OK && err != NULL) {
+    snprintf(bad_err, sizeof bad_err, "; but *err was set on success");
+  } else if (check_err && got != ME_OK && err == NULL) {
+    snprintf(bad_err, sizeof bad_err, "; but *err was not set");
+  } else if (check_err && got != ME_OK && me_error_status(err) != got) {
+    snprintf(bad_err, sizeof bad_err, "; but me_error_status is %s", me_status_name((int)me_error_status(err)));
+  } else if (check_err && got != ME_OK && strcmp(me_error_message(err), msg) != 0) {
+    snprintf(bad_err, sizeof bad_err, "; but me_error_message \"%.100s\" differs", me_error_message(err));
+  }
+  bool ok = got == want && bad_err[0] == '\0';
   if (ok) {
     t_report(true, call, file, line, "%s -> %s%s%.200s%s", call, me_status_name((int)got),
              *msg ? " (\"" : "", msg, *msg ? "\")" : "");
   } else {
-    t_report(false, call, file, line, "%s -> %s, expected %s; message: \"%s\"", call,
-             me_status_name((int)got), me_status_name((int)want), msg);
+    t_report(false, call, file, line, "%s -> %s, expected %s; message: \"%s\"%s", call,
+             me_status_name((int)got), me_status_name((int)want), msg, bad_err);
   }
   return ok;
 }
 
-#define EXPECT_ST(call, want) t_expect_st((call), (want), #call, __FILE__, __LINE__)
+/* EXPECT_ST(call, want): `call` is written with `&err` as its error out-parameter; the macro
+ * declares that `err`, checks it (t_expect_st) and frees it. me_last_error_message() keeps
+ * the message for the checks that follow. */
+#define EXPECT_ST(call, want)                                                            \
+  do {                                                                                   \
+    me_error *err = NULL;                                                                \
+    me_status est_ = (call);                                                             \
+    t_expect_st(est_, (want), err, true, #call, __FILE__, __LINE__);                     \
+    me_error_free(err);                                                                  \
+  } while (0)
 
-/* Fatal setup failure: no point in going on. */
+/* A status already obtained (e.g. on another thread), without an error to check. */
+#define EXPECT_STATUS(st, want, what) t_expect_st((st), (want), NULL, false, (what), __FILE__, __LINE__)
+
+/* Fatal setup failure: no point in going on. `call` uses `&err` as EXPECT_ST does. */
 #define REQUIRE_OK(call)                                                                  \
   do {                                                                                    \
+    me_error *err = NULL;                                                                 \
     me_status rst_ = (call);                                                              \
     if (rst_ != ME_OK) {                                                                  \
       printf("  FAIL  %s -> %s: %s (fatal)\n        at %s:%d\n", #call,                   \
-             me_status_name((int)rst_), me_last_error_message(), __FILE__, __LINE__);    \
+             me_status_name((int)rst_), me_error_message(err), __FILE__, __LINE__);      \
       printf("%s: aborted after %d passed, %d failed\n", t_prog, t_passed, t_failed + 1); \
       exit(1);                                                                            \
     }                                                                                     \
+    me_error_free(err);                                                                   \
   } while (0)
+
+/* "No timeout" for acquire() below (has_timeout false). */
+#define NO_TIMEOUT (-12345.0)
+
+/* Acquire options from me_acquire_options_init with the given fields; `timeout` NO_TIMEOUT
+ * leaves has_timeout false. */
+static inline me_acquire_options acq_opts(bool blocking, double timeout, double step, bool force,
+                                          const me_cancel *cancel) {
+  me_acquire_options o;
+  me_acquire_options_init(&o);
+  o.blocking = blocking;
+  if (timeout != NO_TIMEOUT) {
+    o.has_timeout = true;
+    o.timeout = timeout;
+  }
+  o.step = step;
+  o.force = force;
+  o.cancel = cancel;
+  return o;
+}
+
+/* me_locker_acquire with options built by acq_opts (no token). */
+static inline me_status acquire(me_locker *l, bool blocking, double timeout, double step, bool force,
+                                me_error **err) {
+  me_acquire_options o = acq_opts(blocking, timeout, step, force, NULL);
+  return me_locker_acquire(l, &o, err);
+}
 
 static inline void section(const char *name) {
   printf("-- %s\n", name);
@@ -140,15 +194,15 @@ static inline int test_end(void) {
 static inline void warm_up(me_client *c) {
   if (!getenv("ME_TEST_MEMCHECK")) return;
   me_locker *l = NULL;
-  if (me_locker_new(c, "ctest_warmup", "warmup", NULL, &l) != ME_OK) return;
+  if (me_locker_new(c, "ctest_warmup", "warmup", NULL, &l, NULL) != ME_OK) return;
   bool b;
-  (void)me_locked(l, &b);
+  (void)me_locker_locked(l, NULL, &b, NULL);
   for (int i = 0; i < 5; i++) {
-    me_status st = me_acquire(l, true, 10.0, 0.1, false);
+    me_status st = acquire(l, true, 10.0, 0.1, false, NULL);
     if (st != ME_ERR_TIME_OFFSET) break;
     printf("  ..    warm-up: %s (%s), retrying\n", me_status_name((int)st), me_last_error_message());
   }
-  (void)me_release(l, false);
+  (void)me_locker_close(l, NULL);
   me_locker_free(l);
 }
 
@@ -158,14 +212,14 @@ static inline me_locker *locker_with_ttl(me_client *c, const char *db, const cha
   me_locker_options_init(&o);
   o.ttl = ttl;
   me_locker *l = NULL;
-  REQUIRE_OK(me_locker_new(c, db, key, &o, &l));
+  REQUIRE_OK(me_locker_new(c, db, key, &o, &l, &err));
   return l;
 }
 
 /* An elector on `key` in `db` with options `o`; exits on failure. */
 static inline me_elector *elector_with(me_client *c, const char *db, const char *key, const me_elector_options *o) {
   me_elector *e = NULL;
-  REQUIRE_OK(me_elector_new(c, db, key, o, &e));
+  REQUIRE_OK(me_elector_new(c, db, key, o, &e, &err));
   return e;
 }
 
@@ -194,234 +248,6 @@ static inline int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- a minimal JSON reader ----
- * json_skip validates one value and returns the text after it (NULL if malformed). The
- * other functions take a pointer to a value (as json_get returns) inside a valid document. */
-
-static inline const char *json_ws(const char *p) {
-  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-  return p;
-}
-
-static inline const char *json_skip_string(const char *p) {
-  if (*p != '"') return NULL;
-  for (p++; *p != '"'; p++) {
-    if (*p == '\0' || (unsigned char)*p < 0x20) return NULL;
-    if (*p == '\\') {
-      p++;
-      if (*p == 'u') {
-        for (int i = 1; i <= 4; i++)
-          if (!strchr("0123456789abcdefABCDEF", p[i]) || p[i] == '\0') return NULL;
-        p += 4;
-      } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
-        return NULL;
-      }
-    }
-  }
-  return p + 1;
-}
-
-static inline const char *json_skip(const char *p, int depth) {
-  if (depth > 64) return NULL;
-  p = json_ws(p);
-  if (*p == '{' || *p == '[') {
-    char close = *p == '{' ? '}' : ']';
-    bool obj = *p == '{';
-    p = json_ws(p + 1);
-    if (*p == close) return p + 1;
-    for (;;) {
-      if (obj) {
-        p = json_skip_string(json_ws(p));
-        if (!p) return NULL;
-        p = json_ws(p);
-        if (*p != ':') return NULL;
-        p++;
-      }
-      p = json_skip(p, depth + 1);
-      if (!p) return NULL;
-      p = json_ws(p);
-      if (*p == ',') {
-        p++;
-        continue;
-      }
-      if (*p == close) return p + 1;
-      return NULL;
-    }
-  }
-  if (*p == '"') return json_skip_string(p);
-  if (strncmp(p, "true", 4) == 0) return p + 4;
-  if (strncmp(p, "false", 5) == 0) return p + 5;
-  if (strncmp(p, "null", 4) == 0) return p + 4;
-  const char *q = p;
-  if (*q == '-') q++;
-  if (!(*q >= '0' && *q <= '9')) return NULL;
-  while (*q >= '0' && *q <= '9') q++;
-  if (*q == '.') {
-    q++;
-    if (!(*q >= '0' && *q <= '9')) return NULL;
-    while (*q >= '0' && *q <= '9') q++;
-  }
-  if (*q == 'e' || *q == 'E') {
-    q++;
-    if (*q == '+' || *q == '-') q++;
-    if (!(*q >= '0' && *q <= '9')) return NULL;
-    while (*q >= '0' && *q <= '9') q++;
-  }
-  return q;
-}
-
-/* True if `s` is exactly one JSON object (surrounding whitespace allowed). */
-static inline bool json_is_object(const char *s) {
-  if (s == NULL) return false;
-  const char *p = json_ws(s);
-  if (*p != '{') return false;
-  p = json_skip(p, 0);
-  return p != NULL && *json_ws(p) == '\0';
-}
-
-/* The value of member `key` of the object at `obj` (no escapes in keys), or NULL. */
-static inline const char *json_get(const char *obj, const char *key) {
-  if (obj == NULL) return NULL;
-  const char *p = json_ws(obj);
-  if (*p != '{') return NULL;
-  p = json_ws(p + 1);
-  size_t klen = strlen(key);
-  while (*p == '"') {
-    const char *kend = json_skip_string(p);
-    if (!kend) return NULL;
-    bool match = (size_t)(kend - p - 2) == klen && strncmp(p + 1, key, klen) == 0;
-    p = json_ws(kend);
-    if (*p != ':') return NULL;
-    p = json_ws(p + 1);
-    if (match) return p;
-    p = json_skip(p, 0);
-    if (!p) return NULL;
-    p = json_ws(p);
-    if (*p == ',') p = json_ws(p + 1);
-  }
-  return NULL;
-}
-
-/* Number of members of an object or elements of an array at `v`; -1 if neither. */
-static inline int json_count(const char *v) {
-  if (v == NULL) return -1;
-  v = json_ws(v);
-  if (*v != '[' && *v != '{') return -1;
-  bool obj = *v == '{';
-  const char *p = json_ws(v + 1);
-  if (*p == ']' || *p == '}') return 0;
-  int n = 0;
-  for (;;) {
-    if (obj) {
-      p = json_skip_string(p);
-      if (!p) return -1;
-      p = json_ws(p) + 1;
-    }
-    p = json_skip(p, 0);
-    if (!p) return -1;
-    n++;
-    p = json_ws(p);
-    if (*p != ',') return n;
-    p = json_ws(p + 1);
-  }
-}
-
-/* Element i of the array at `v`, or NULL. */
-static inline const char *json_at(const char *v, int i) {
-  if (v == NULL || *(v = json_ws(v)) != '[') return NULL;
-  const char *p = json_ws(v + 1);
-  if (*p == ']') return NULL;
-  for (int k = 0;; k++) {
-    if (k == i) return p;
-    p = json_skip(p, 0);
-    if (!p) return NULL;
-    p = json_ws(p);
-    if (*p != ',') return NULL;
-    p = json_ws(p + 1);
-  }
-}
-
-static inline bool json_is_null(const char *v) { return v != NULL && strncmp(v, "null", 4) == 0; }
-static inline bool json_is_true(const char *v) { return v != NULL && strncmp(v, "true", 4) == 0; }
-static inline bool json_is_false(const char *v) { return v != NULL && strncmp(v, "false", 5) == 0; }
-
-/* Copies the string value at `v` (escapes kept raw) into buf; false if not a string. */
-static inline bool json_str(const char *v, char *buf, size_t n) {
-  if (v == NULL || *v != '"') return false;
-  const char *end = json_skip_string(v);
-  if (!end) return false;
-  size_t len = (size_t)(end - v - 2);
-  if (len >= n) len = n - 1;
-  memcpy(buf, v + 1, len);
-  buf[len] = '\0';
-  return true;
-}
-
-/* The string value at `v` equals `want`. */
-static inline bool json_str_eq(const char *v, const char *want) {
-  char buf[512];
-  return json_str(v, buf, sizeof buf) && strcmp(buf, want) == 0;
-}
-
-/* The number at `v` (false if not a number). */
-static inline bool json_num(const char *v, double *out) {
-  if (v == NULL || !(*v == '-' || (*v >= '0' && *v <= '9'))) return false;
-  char *end;
-  *out = strtod(v, &end);
-  return end != v;
-}
-
-static inline bool json_num_eq(const char *v, double want) {
-  double d = NAN;
-  return json_num(v, &d) && d == want;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static inline int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/* Parses "YYYY-MM-DDTHH:MM:SS.mmmZ" (exactly that form: RFC 3339 UTC with milliseconds) at
- * the string value `v` into ms since the Unix epoch. */
-static inline bool json_time_ms(const char *v, int64_t *out) {
-  char s[64];
-  if (!json_str(v, s, sizeof s) || strlen(s) != 24) return false;
-  const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-  for (int i = 0; i < 24; i++) {
-    if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i]) return false;
-  }
-  int y, mo, d, h, mi, se, ms;
-  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &y, &mo, &d, &h, &mi, &se, &ms) != 7)
-    return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
-  *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000 + ms;
-  return true;
-}
-
-/* The string value at `v` is an RFC 3339 time within `slack_ms` of `near_ms`. */
-static inline bool json_time_near(const char *v, int64_t near_ms, int64_t slack_ms) {
-  int64_t t = 0;
-  return json_time_ms(v, &t) && llabs((long long)(t - near_ms)) <= slack_ms;
-}
-
-/* Checks that the object `json` has every key in the NULL-terminated list. */
-static inline void check_keys(const char *what, const char *json, const char *const *keys) {
-  char missing[512] = "";
-  for (const char *const *k = keys; *k; k++) {
-    if (json_get(json, *k) == NULL) {
-      strncat(missing, " ", sizeof missing - strlen(missing) - 1);
-      strncat(missing, *k, sizeof missing - strlen(missing) - 1);
-    }
-  }
-  CHECK(missing[0] == '\0', "%s has keys %s...%s%s", what, keys[0],
-        missing[0] ? " MISSING:" : " (all present)", missing);
 }
 
 #endif

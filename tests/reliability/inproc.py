@@ -21,27 +21,25 @@ class InProcElector:
         opts.on_leader_loss = self._cb_loss
         self.client = melib.client_new(uri)
         self.h = C.c_void_p()
-        melib.check("me_elector_new", lib().me_elector_new(self.client, melib.b(db), melib.b(key),
+        melib.check("me_elector_new", melib.call("me_elector_new", self.client, melib.b(db), melib.b(key),
                                                           C.byref(opts), C.byref(self.h)))
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
 
     def start(self):
-        melib.check("me_elector_start", lib().me_elector_start(self.h, False))
+        melib.check("me_elector_start", melib.call("me_elector_start", self.h, False))
         self._sampler.start()
         return self
 
     def _sample(self):
-        out = C.c_bool()
         while not self._stop.is_set():
-            st = lib().me_elector_is_leader(self.h, C.byref(out))
-            self.samples.append((mono_ns(), st == 0 and out.value))
+            self.samples.append((mono_ns(), lib().me_elector_is_leader(self.h)))
             time.sleep(0.02)
 
     def stop(self):
         self._stop.set()
         self._sampler.join(5)
-        st = lib().me_elector_stop(self.h)
+        st = melib.call("me_elector_close", self.h)  # stops, releases, fires the final loss
         lib().me_elector_free(self.h)
         lib().me_client_free(self.client)
         return st

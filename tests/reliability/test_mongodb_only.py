@@ -23,7 +23,7 @@ def test_takeover_race_single_winner_per_generation(uri, dbname, mongo, is_ferre
     progs = programs()
     client = melib.client_new(uri)
     lk = melib.locker_new(client, dbname, "race", ttl=1.0)
-    melib.check("me_acquire", lib().me_acquire(lk, False, -1.0, 0.25, False))
+    melib.check("me_locker_acquire", melib.acquire(lk, blocking=False))
     lib().me_client_free(client)  # keeps the lock document; the holder simply stops renewing
     time.sleep(1.2)
     logfile = str(tmp_path / "holds.log")

@@ -51,7 +51,7 @@ def badnet(uri, tmp_path_factory):
     # trying to acquire it with a timeout.
     direct = melib.client_new(uri)
     holder = melib.locker_new(direct, db, "held", ttl=600)
-    melib.check("me_acquire", lib().me_acquire(holder, False, melib.ME_NO_TIMEOUT, 0.25, False))
+    melib.check("me_locker_acquire", melib.acquire(holder, blocking=False))
     pclient = melib.client_new(puri)
     waiter = melib.locker_new(pclient, db, "held", ttl=10)
     n.acquires = []  # (phase, elapsed_s, status, message)
@@ -61,7 +61,7 @@ def badnet(uri, tmp_path_factory):
     def acquirer():
         while not stop.is_set():
             t = time.monotonic()
-            st = lib().me_acquire(waiter, True, ACQ_TIMEOUT, 0.1, False)
+            st = melib.acquire(waiter, True, ACQ_TIMEOUT, 0.1)
             msg = melib.last_error() if st else ""
             n.acquires.append((phase[0], time.monotonic() - t, st, msg))
             time.sleep(0.05)
@@ -93,8 +93,9 @@ def badnet(uri, tmp_path_factory):
         stop.set()
         th.join(30)
         n.rcs = {p.name: p.terminate() for p in procs}
-        lib().me_locker_free(waiter)
-        lib().me_locker_free(holder)
+        for lk in (waiter, holder):
+            melib.close(lk)
+            lib().me_locker_free(lk)
         lib().me_client_free(pclient)
         lib().me_client_free(direct)
         proxy.stop()
@@ -140,7 +141,7 @@ def test_bad_network_leader_again_when_healed(badnet):
 
 
 def test_bad_network_acquire_returns_within_timeout(badnet):
-    """Property: a blocking me_acquire with a 1 s timeout through the bad network
+    """Property: a blocking me_locker_acquire with a 1 s timeout through the bad network
     (on a key held by another locker) returns within timeout + 2 s with
     ME_ERR_ACQUIRE_TIMEOUT or ME_ERR_DATABASE, in every phase, never ME_OK."""
     n = badnet
@@ -158,7 +159,7 @@ def test_bad_network_acquire_returns_within_timeout(badnet):
 def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
     """Property (mutual exclusion with latency near the ttl): locker A talks to
     the server through `latency` each way, locker B directly; both loop
-    acquire/hold/release on one key, ttl 1.5 s. When me_acquire returns ME_OK
+    acquire/hold/release on one key, ttl 1.5 s. When me_locker_acquire returns ME_OK
     the caller holds a live lease: its expiry (me_locker_ts_expire) is still in
     the future, and A's and B's hold intervals never overlap. With 0.9 s (a
     round trip longer than the ttl) every lease A writes has ended before the
@@ -173,7 +174,7 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
 
     def worker(name, lk, hold, gap):
         while not stop.is_set():
-            st = lib().me_acquire(lk, True, 8.0, 0.05, False)
+            st = melib.acquire(lk, True, 8.0, 0.05)
             if st != 0:
                 errors.append((name, melib.status_name(st), melib.last_error()))
                 continue
@@ -185,7 +186,7 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
                 expired.append((name, f"returned {wall_ms - exp.value:.0f} ms after its lease expired"))
             time.sleep(hold)
             holds.append((name, 0, lib().me_locker_fence(lk), t1, mono_ns()))
-            lib().me_release(lk, False)
+            melib.release(lk)
             time.sleep(gap)
 
     proxy.set(latency=latency)
@@ -198,6 +199,7 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
     stop.set()
     ta.join(30), tb.join(30)
     for lk in (la, lb):
+        melib.close(lk)
         lib().me_locker_free(lk)
     lib().me_client_free(ca), lib().me_client_free(cb)
     proxy.stop()
@@ -212,7 +214,7 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
         assert any(e[0] == "A(slow)" for e in errors), "A never tried" + story
     else:
         assert {h[0] for h in holds} == {"A(slow)", "B(direct)"}, "both lockers must have held the lock" + story
-    assert not expired, f"me_acquire returned ME_OK with an already expired lease: {expired[:5]}" + story
+    assert not expired, f"me_locker_acquire returned ME_OK with an already expired lease: {expired[:5]}" + story
     assert not overlaps, "overlapping holds:\n" + "\n".join(f"  {a}\n  {b}" for a, b in overlaps[:5]) + story
 
 

@@ -35,7 +35,7 @@ def test_password_never_appears(uri, dbname, mongo):
     """Property: a URI's password (raw or percent-encoded) never appears in an
     error message (bad URI, unreachable server, failed authentication), in a log
     line (me_set_log_callback at trace level), or in a status document
-    (me_locker_status, me_get_current, node status, cluster detail, and the
+    (me_locker_status, me_locker_current, node status, cluster detail, and the
     documents stored in the database)."""
     lines = []
     sink = melib.LOG_CALLBACK(lambda _, lvl, msg: lines.append(msg.decode("utf-8", "replace")))
@@ -47,7 +47,7 @@ def test_password_never_appears(uri, dbname, mongo):
                     f"mongodb://bob:{PASSWORD_ENC}@/nohost",
                     f"mongodb://bob:{PASSWORD}@127.0.0.1:27017/?authMechanism=BOGUS"):
             out = C.c_void_p()
-            st = lib().me_client_new(bad.encode(), C.byref(out))
+            st = melib.call("me_client_new", bad.encode(), C.byref(out))
             messages.append((bad, melib.status_name(st), melib.last_error()))
             if st == 0:
                 lib().me_client_free(out)
@@ -60,24 +60,23 @@ def test_password_never_appears(uri, dbname, mongo):
                        with_userinfo(uri, "bob", PASSWORD) + PLAIN):
             client = melib.client_new(target)
             lk = melib.locker_new(client, dbname, "pw", ttl=5)
-            for name, call in (("me_acquire", lambda: lib().me_acquire(lk, False, -1.0, 0.25, False)),
-                               ("me_locked", lambda: lib().me_locked(lk, C.byref(C.c_bool())))):
+            for name, call in (("me_locker_acquire", lambda: melib.acquire(lk, blocking=False)),
+                               ("me_locker_locked", lambda: melib.call("me_locker_locked", lk, None,
+                                                                       C.byref(C.c_bool())))):
                 st = call()
                 messages.append((name, melib.status_name(st), melib.last_error()))
-            for fn in (lib().me_locker_status, lib().me_get_current):
-                p = C.c_void_p()
-                st = fn(lk, C.byref(p))
-                messages.append(("status", melib.status_name(st), melib.take_string(p) or melib.last_error()))
-            lib().me_release(lk, False)
+            for fn in (melib.lock_status, melib.current):
+                st, rec = fn(lk)
+                messages.append(("status", melib.status_name(st), repr(rec) if st == 0 else melib.last_error()))
+            melib.close(lk)
             lib().me_locker_free(lk)
             lib().me_client_free(client)
         # An elector whose URI carries a password: its node status and the stored documents.
         el = InProcElector(with_userinfo(uri, "bob", PASSWORD_ENC) + PLAIN, dbname, "pw-el", 1.0).start()
         time.sleep(2.0)
-        for fn in (lib().me_elector_node_status, lib().me_elector_cluster_detail):
-            p = C.c_void_p()
-            st = fn(el.h, C.byref(p))
-            messages.append(("elector status", melib.status_name(st), melib.take_string(p) or melib.last_error()))
+        for fn in (melib.node_status, melib.cluster_detail):
+            st, rec = fn(el.h)
+            messages.append(("elector status", melib.status_name(st), repr(rec) if st == 0 else melib.last_error()))
         el.stop()
     finally:
         lib().me_set_log_callback(melib.LOG_CALLBACK(), 2, None)
@@ -131,13 +130,14 @@ def test_tls_with_the_right_ca(tls_server):
     client = melib.client_new(server.uri(f"tls=true&tlsCAFile={d}/ca.pem"))
     lk = melib.locker_new(client, "tlsdb", "tls-key", ttl=10)
     try:
-        melib.check("me_acquire", lib().me_acquire(lk, True, 10.0, 0.1, False))
+        melib.check("me_locker_acquire", melib.acquire(lk, True, 10.0, 0.1))
         owned = C.c_bool()
-        melib.check("me_owned", lib().me_owned(lk, C.byref(owned)))
+        melib.check("me_locker_owned", melib.call("me_locker_owned", lk, None, C.byref(owned)))
         assert owned.value, "lock not owned after acquire over TLS"
         assert lib().me_locker_fence(lk) >= 1
-        melib.check("me_release", lib().me_release(lk, False))
+        melib.check("me_locker_release", melib.release(lk))
     finally:
+        melib.close(lk)
         lib().me_locker_free(lk)
         lib().me_client_free(client)
 
@@ -152,7 +152,7 @@ def test_tls_wrong_ca_is_refused(tls_server):
                                                             "serverSelectionTimeoutMS=2000"))
         lk = melib.locker_new(client, "tlsdb", "tls-wrong", ttl=10, timeparanoid=False)
         try:
-            st = lib().me_acquire(lk, False, -1.0, 0.25, False)
+            st = melib.acquire(lk, blocking=False)
             msg = melib.last_error()
             log(f"TLS {extra}: {melib.status_name(st)}: {msg[:300]}")
             assert st == melib.ME_ERR_DATABASE, f"{extra}: expected ME_ERR_DATABASE, got {melib.status_name(st)}: {msg}"
@@ -200,10 +200,11 @@ def test_writes_only_touch_our_documents(uri, dbname, mongo):
     lk = melib.locker_new(client, dbname, "ours", ttl=5)
     try:
         for _ in range(30):
-            melib.check("me_acquire", lib().me_acquire(lk, True, 10.0, 0.05, False))
-            melib.check("me_touch", lib().me_touch(lk, None))
-            melib.check("me_release", lib().me_release(lk, False))
+            melib.check("me_locker_acquire", melib.acquire(lk, True, 10.0, 0.05))
+            melib.check("me_locker_touch", melib.call("me_locker_touch", lk, None, None))
+            melib.check("me_locker_release", melib.release(lk))
     finally:
+        melib.close(lk)
         lib().me_locker_free(lk)
         lib().me_client_free(client)
     el = InProcElector(uri, dbname, "ours", 1.0).start()
