@@ -95,7 +95,7 @@ me_elector_poll_wait me_elector_release me_elector_running me_elector_start me_e
 me_error_free me_error_message me_error_status me_last_error_message me_lock_status_free me_locker_acquire
 me_locker_close me_locker_current me_locker_db_name me_locker_dbcollection me_locker_fence me_locker_free
 me_locker_host me_locker_key me_locker_locked me_locker_maxoffset me_locker_new me_locker_options_init
-me_locker_owned me_locker_pid me_locker_release me_locker_status me_locker_timeparanoid me_locker_touch
+me_locker_owned me_locker_pid me_locker_release me_locker_status me_locker_timeparanoid me_locker_touch me_locker_verify_time
 me_locker_ts_expire me_locker_ttl me_locker_uuid me_node_status_free me_set_log_callback me_status_name
 me_version"
 expected_symbols=$(echo "$expected_symbols" | tr ' ' '\n' | sed '/^$/d' | sort -u)

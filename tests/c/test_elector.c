@@ -249,13 +249,13 @@ static void manual_polling(const char *key) {
   me_elector *watcher = new_elector(key, 4, NULL, false);
   me_elector_free(e1);
   EXPECT_ST(me_elector_leader_exists(watcher, NULL, &b, &err), ME_OK);
-  CHECK_KNOWN_BUG("B6", b, "right after me_elector_free a leader still exists (the freed one's lease)");
+  CHECK(b, "right after me_elector_free a leader still exists (the freed one's lease)");
   int64_t t0 = mono_ns();
   while (b && elapsed_s(t0) < 15) {
     sleep_ms(100);
     me_elector_leader_exists(watcher, NULL, &b, NULL);
   }
-  CHECK_KNOWN_BUG("B6", !b && wall_ms() >= exp_e1 - 200, "the leadership ended by the lease's end (%lld ms after its expiry)",
+  CHECK(!b && wall_ms() >= exp_e1 - 200, "the leadership ended by the lease's end (%lld ms after its expiry)",
         (long long)(wall_ms() - exp_e1));
   me_elector_free(watcher);
 
@@ -353,7 +353,7 @@ static void start_stop(const char *key) {
   me_elector_free(e2); /* stops its thread, releases nothing */
   CHECK(elapsed_s(t0) < 2.0, "me_elector_free of a running elector returns promptly (%.2f s)", elapsed_s(t0));
   EXPECT_ST(me_elector_leader_exists(e, NULL, &b, &err), ME_OK);
-  CHECK_KNOWN_BUG("B6", b, "me_elector_free of a running leader did not release: its lease stands");
+  CHECK(b, "me_elector_free of a running leader did not release: its lease stands");
   EXPECT_ST(me_elector_close(e, &err), ME_OK);
   me_elector_free(e);
 }
