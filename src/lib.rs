@@ -27,7 +27,8 @@ pub use crate::core::client::{Client, Database};
 pub use crate::core::clock::{Clock, SystemClock};
 pub use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
 pub use crate::core::error::{Error, Result};
-pub use crate::core::locker::{AcquireOptions, LockerOptions, MongoLocker};
+pub use crate::core::lease::{Ended, Lease};
+pub use crate::core::locker::{AcquireOptions, Locker, LockerOptions, MongoLocker, OnLost};
 pub use crate::core::status::{ClusterDetail, CurrentLock, LeaderInfo, LockStatus, NodeStatus};
 
 /// The README's Rust example is compiled as a doctest.

@@ -264,6 +264,13 @@ impl MongoLocker {
         if !opts.maxoffset.is_finite() || opts.maxoffset < 0.0 {
             return Err(invalid("maxoffset must be a finite number >= 0"));
         }
+        if opts.auto_renew && opts.ttl.as_secs_f64() <= 2.0 * opts.maxoffset {
+            return Err(invalid(format!(
+                "auto_renew needs a ttl above twice maxoffset (the lease a holder may count on is ttl - 2 x maxoffset): ttl {}, maxoffset {}",
+                opts.ttl.as_secs_f64(),
+                opts.maxoffset
+            )));
+        }
         let store = Store::new(db, &opts.dbcollection)?;
         let inner = Arc::new_cyclic(|me| Locker {
             key: key.to_owned(),
