@@ -129,9 +129,26 @@ typedef struct me_error me_error;
 typedef struct me_locker me_locker;
 
 /**
- * An elector callback; receives the `user_data` of the options.
+ * A callback; receives the `user_data` of the options.
  */
 typedef void (*me_callback)(void *user_data);
+
+/**
+ * Who leads, from the lock's head. Strings are owned by the record (or, in
+ * `on_new_leader`, by the library for the length of the call).
+ */
+typedef struct me_leader_info {
+  const char *host;
+  int64_t process_id;
+  const char *uuid;
+  int64_t fence;
+} me_leader_info;
+
+/**
+ * `on_new_leader`: receives the `user_data` of the options and the new
+ * leader, or NULL for none (borrowed for the call).
+ */
+typedef void (*me_leader_callback)(void *user_data, const struct me_leader_info *leader);
 
 /**
  * Options of `me_elector_new`. Fill with `me_elector_options_init`, then
@@ -172,6 +189,13 @@ typedef struct me_elector_options {
    * Write this node's status to the `elector.leader_status` collection (true).
    */
   bool report_status;
+  /**
+   * Called on every elector, leader or not, when the group's leader (as
+   * its polls read it, never an extra round trip) changes: with the new
+   * leader, or NULL for none. The record is borrowed for the call. Same
+   * threading and order as the other callbacks (NULL: none).
+   */
+  me_leader_callback on_new_leader;
 } me_elector_options;
 
 /**
@@ -220,16 +244,6 @@ typedef struct me_node_status {
 } me_node_status;
 
 /**
- * Who leads, from the lock's head. Strings are owned by the record.
- */
-typedef struct me_leader_info {
-  const char *host;
-  int64_t process_id;
-  const char *uuid;
-  int64_t fence;
-} me_leader_info;
-
-/**
  * The whole group (`me_elector_cluster_detail`): live members, newest
  * report first, and the leader. Everything is owned by the record.
  */
@@ -243,6 +257,47 @@ typedef struct me_cluster_detail {
   struct me_leader_info leader;
   int64_t timestamp_ms;
 } me_cluster_detail;
+
+/**
+ * A locker's or elector's counters (`me_locker_stats`, `me_elector_stats`),
+ * written into the caller's struct. Durations are seconds.
+ */
+typedef struct me_stats {
+  /**
+   * Holdings won (for an elector: terms).
+   */
+  uint64_t acquisitions;
+  /**
+   * Renewals written.
+   */
+  uint64_t renewals;
+  /**
+   * Renewals that failed (a database error, or the lock no longer ours).
+   */
+  uint64_t failed_renewals;
+  /**
+   * Holdings or terms that ended without a release (lease run out, taken).
+   */
+  uint64_t losses;
+  /**
+   * Of those, ended because another holder was seen.
+   */
+  uint64_t takeovers_seen;
+  /**
+   * Times an elector became leader or stopped being leader.
+   */
+  uint64_t leader_transitions;
+  /**
+   * Database round trips of the lock.
+   */
+  uint64_t round_trips;
+  double last_round_trip;
+  double max_round_trip;
+  /**
+   * Time left on the current lease by the holder's clock (0 when none).
+   */
+  double lease_left;
+} me_stats;
 
 /**
  * Options of `me_locker_new`. Fill with `me_locker_options_init`, then
@@ -265,6 +320,31 @@ typedef struct me_locker_options {
    * Largest clock offset accepted by the check, in seconds (0.5).
    */
   double maxoffset;
+  /**
+   * Renew a holding every ttl/4 in the background (on the library's
+   * threads) until it is released or the locker closed (false). If
+   * renewals fail until the lease ends by this locker's clock (ttl minus
+   * twice maxoffset, counted from before the write was sent), the holding
+   * is lost: `me_locker_held` turns false, the lease token is cancelled
+   * and `on_lost` runs, on time even when the database is unreachable.
+   * Needs ttl > 2 x maxoffset.
+   */
+  bool auto_renew;
+  /**
+   * Called when a holding ends without a release or close: its lease ran
+   * out unrenewed, or a read or renewal found another holder. On a library
+   * thread, once per holding, never after `me_locker_free` returned (NULL: none).
+   */
+  me_callback on_lost;
+  /**
+   * Passed to `on_lost`.
+   */
+  void *user_data;
+  /**
+   * Called once with `user_data` after `on_lost` can no longer run, inside
+   * `me_locker_free` or later on a library thread (NULL: none).
+   */
+  me_callback user_data_free;
 } me_locker_options;
 
 /**
@@ -642,6 +722,58 @@ enum me_status me_elector_cluster_detail(const struct me_elector *elector,
 enum me_status me_elector_close(struct me_elector *elector, struct me_error **err);
 
 /**
+ * The current term's loss token while this elector leads: cancelled the
+ * moment the term ends (lease run out, taken, released, stopped, closed),
+ * on time even while a callback holds the elector's thread. Writes the
+ * term's fencing token to `*fence` (if not NULL). Ownership: a new handle
+ * freed with `me_cancel_free`. NULL when not leading, or for NULL.
+ * Thread-safe; never blocks.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `fence` NULL or writable.
+ */
+struct me_cancel *me_elector_term_token(const struct me_elector *elector, int64_t *fence);
+
+/**
+ * The group's leader as this elector last observed it, from memory (no
+ * round trip): `*out` is a new record freed with `me_leader_info_free`, or
+ * NULL when the lock was free or nothing was observed yet; `*observed_ms`
+ * (if not NULL) is when (ms since the Unix epoch), 0 before the first
+ * observation. Thread-safe; never blocks.
+ * Errors: ME_ERR_INVALID_ARGUMENT (NULL elector or out).
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `out`, `observed_ms` and `err` NULL or writable.
+ */
+enum me_status me_elector_leader(const struct me_elector *elector,
+                                 struct me_leader_info **out,
+                                 int64_t *observed_ms,
+                                 struct me_error **err);
+
+/**
+ * A health check for probes, from memory (no round trip): false when this
+ * node believes it leads but its last renewal is older than `tolerance`
+ * seconds (<= 0 or NaN: its lease), when its polls have not succeeded for
+ * two poll intervals, or when it does not run; true for a working leader
+ * or follower. `*reason` (if not NULL) gets a static string saying why
+ * ("leading", "following", "renewal overdue", "polls failing or stuck",
+ * "not running"); never free it. False for NULL. Thread-safe.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `reason` NULL or writable.
+ */
+bool me_elector_healthy(const struct me_elector *elector, double tolerance, const char **reason);
+
+/**
+ * Writes this elector's counters (its lock's, plus leader transitions) to
+ * `*out` and returns true; false for NULL arguments. Thread-safe.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `out` NULL or writable.
+ */
+bool me_elector_stats(const struct me_elector *elector, struct me_stats *out);
+
+/**
  * Frees the handle. It never releases leadership: an elector freed without
  * `me_elector_close` stops its thread (cutting short its round trips),
  * drops its queued callbacks without running them, and its lease lapses by
@@ -657,7 +789,7 @@ void me_elector_free(struct me_elector *elector);
 
 /**
  * Fills `opts` with the defaults: "mongolocker", ttl 600, timeparanoid
- * true, maxoffset 0.5. NULL is a no-op.
+ * true, maxoffset 0.5, no auto_renew, no on_lost. NULL is a no-op.
  *
  * # Safety
  * `opts` is NULL or writable.
@@ -858,6 +990,41 @@ enum me_status me_locker_close(struct me_locker *locker, struct me_error **err);
 void me_locker_free(struct me_locker *locker);
 
 /**
+ * Whether this locker holds the lock by its own clock, without a round
+ * trip: its latest holding's lease (ttl minus twice maxoffset, from before
+ * the write was sent) has not run out, and it was not released, lost or
+ * seen taken over. For hot paths; `me_locker_owned` asks the server.
+ * False for NULL. Thread-safe; never blocks.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle.
+ */
+bool me_locker_held(const struct me_locker *locker);
+
+/**
+ * The loss token of the current holding: cancelled the moment the holding
+ * ends (lease run out, takeover seen, release, close, free), so work can
+ * watch it or pass it to calls as their `cancel`. Writes the holding's
+ * fencing token to `*fence` (if not NULL). Ownership: a new handle the
+ * caller frees with `me_cancel_free`; cancelling it yourself ends nothing
+ * but the token. NULL when the locker never held the lock, or for NULL.
+ * Thread-safe; never blocks.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `fence` NULL or writable.
+ */
+struct me_cancel *me_locker_lease_token(const struct me_locker *locker, int64_t *fence);
+
+/**
+ * Writes this locker's counters to `*out` and returns true; false for NULL
+ * arguments. Thread-safe; never blocks.
+ *
+ * # Safety
+ * `locker` is NULL or a live handle; `out` NULL or writable.
+ */
+bool me_locker_stats(const struct me_locker *locker, struct me_stats *out);
+
+/**
  * The lock key. Borrowed: valid while the locker lives; NULL for a NULL locker.
  *
  * # Safety
@@ -964,6 +1131,15 @@ bool me_locker_timeparanoid(const struct me_locker *locker);
  * so it and `user_data` must be thread-safe; it must not call `me_*` functions.
  */
 void me_set_log_callback(me_log_callback cb, int max_level, void *user_data);
+
+/**
+ * Frees a leader record from `me_elector_leader` and its strings. NULL is
+ * a no-op; must not be called twice.
+ *
+ * # Safety
+ * `rec` is NULL or a record from `me_elector_leader` not yet freed.
+ */
+void me_leader_info_free(struct me_leader_info *rec);
 
 /**
  * Frees a current-lock record and its strings. NULL is a no-op; must not be

@@ -25,10 +25,13 @@ pub mod ffi;
 pub use crate::core::cancel::CancelToken;
 pub use crate::core::client::{Client, Database};
 pub use crate::core::clock::{Clock, SystemClock};
-pub use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
+pub use crate::core::elector::{
+    Callback, ElectorOptions, Health, LeaderCallback, MongoLeaderElector,
+};
 pub use crate::core::error::{Error, Result};
 pub use crate::core::lease::{Ended, Lease};
 pub use crate::core::locker::{AcquireOptions, Locker, LockerOptions, MongoLocker, OnLost};
+pub use crate::core::stats::Stats;
 pub use crate::core::status::{ClusterDetail, CurrentLock, LeaderInfo, LockStatus, NodeStatus};
 
 /// The README's Rust example is compiled as a doctest.

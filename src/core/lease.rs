@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::cancel::CancelToken;
+use super::stats::{bump, Counters};
 
 /// Now on a clock that counts through suspend.
 pub(crate) fn boot_now() -> Duration {
@@ -52,7 +53,8 @@ pub enum Ended {
 /// What runs when a lease is due for renewal: called on a thread of its own,
 /// never two at once for one lease.
 pub(crate) type Renewal = Arc<dyn Fn() + Send + Sync>;
-/// What runs when a lease ends: called once, on a thread of its own.
+/// What runs when a lease is lost (ends other than by a release): called
+/// once, on a thread of its own.
 pub(crate) type OnEnd = Arc<dyn Fn(Ended) + Send + Sync>;
 
 struct Due {
@@ -69,6 +71,7 @@ pub struct Lease {
     due: Mutex<Due>,
     renewal: Option<Renewal>,
     on_end: Option<OnEnd>,
+    counters: Arc<Counters>,
 }
 
 impl Lease {
@@ -80,6 +83,7 @@ impl Lease {
         renew_at: Option<Duration>,
         renewal: Option<Renewal>,
         on_end: Option<OnEnd>,
+        counters: Arc<Counters>,
     ) -> Arc<Lease> {
         let lease = Arc::new(Lease {
             token: CancelToken::new(),
@@ -92,6 +96,7 @@ impl Lease {
             }),
             renewal,
             on_end,
+            counters,
         });
         watchdog().watch(&lease);
         lease
@@ -152,8 +157,8 @@ impl Lease {
         watchdog().wake();
     }
 
-    /// Ends the lease (once): cancels its token, then runs `on_end` on a
-    /// thread of its own.
+    /// Ends the lease (once): cancels its token, then, if it was lost, runs
+    /// `on_end` on a thread of its own.
     pub(crate) fn end(self: &Arc<Self>, why: Ended) {
         {
             let mut d = self.due();
@@ -163,6 +168,13 @@ impl Lease {
             d.ended = Some(why);
         }
         self.token.cancel();
+        if why == Ended::Released {
+            return;
+        }
+        bump(&self.counters.losses);
+        if why == Ended::Taken {
+            bump(&self.counters.takeovers_seen);
+        }
         if let Some(f) = self.on_end.clone() {
             let spawned = std::thread::Builder::new()
                 .name("mongoelector-loss".into())
@@ -306,6 +318,7 @@ mod tests {
             None,
             None,
             Some(Arc::new(move |why| *e2.lock().unwrap() = Some(why))),
+            Arc::default(),
         );
         assert!(lease.live() && lease.fence() == 7);
         assert!(
@@ -333,6 +346,7 @@ mod tests {
                 }
             })),
             None,
+            Arc::default(),
         );
         cell.set(Arc::downgrade(&lease)).unwrap();
         std::thread::sleep(Duration::from_millis(500));

@@ -13,6 +13,7 @@ use super::identity;
 use super::lease::{boot_at, boot_now, Ended, Lease};
 use super::log::log_at;
 use super::record::{Holder, Record};
+use super::stats::{bump, Counters, Stats};
 use super::status::{CurrentLock, LockStatus};
 use super::store::{hint_bucket, Insert, Start, Store};
 
@@ -579,16 +580,21 @@ impl Locker {
                 let renew_at = self.auto_renew.then(|| boot_now() + self.ttl / 4);
                 match &st.lease {
                     Some(l) if l.fence() == rec.fence && l.ended().is_none() => {
+                        bump(&self.counters().renewals);
                         l.extend(deadline, renew_at);
                         None
                     }
-                    _ => st.lease.replace(Lease::start(
-                        rec.fence,
-                        deadline,
-                        renew_at,
-                        self.renewal(),
-                        self.on_end(),
-                    )),
+                    _ => {
+                        bump(&self.counters().acquisitions);
+                        st.lease.replace(Lease::start(
+                            rec.fence,
+                            deadline,
+                            renew_at,
+                            self.renewal(),
+                            self.on_end(),
+                            self.store.counters_arc(),
+                        ))
+                    }
                 }
             }
         };
@@ -626,14 +632,20 @@ impl Locker {
         }))
     }
 
-    /// `on_lost` for a lease, run unless the holder released it.
+    /// `on_lost` for a lease (the lease runs it only when lost).
     fn on_end(&self) -> Option<super::lease::OnEnd> {
         let cb = self.on_lost.clone()?;
-        Some(Arc::new(move |why| {
-            if why != Ended::Released {
-                cb()
-            }
-        }))
+        Some(Arc::new(move |_| cb()))
+    }
+
+    /// This locker's counters.
+    pub fn stats(&self) -> Stats {
+        let left = self.lease().map_or(Duration::ZERO, |l| l.left());
+        self.store.counters().snapshot(left)
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        self.store.counters()
     }
 
     /// One renewal of the current lease, bounded by what is left of it and
@@ -654,8 +666,12 @@ impl Locker {
         );
         match res {
             Ok(Outcome::Wrote(..)) => {}
-            Ok(_) => lease.end(Ended::Taken),
+            Ok(_) => {
+                bump(&self.counters().failed_renewals);
+                lease.end(Ended::Taken)
+            }
             Err(e) => {
+                bump(&self.counters().failed_renewals);
                 log_at!(Debug, "renewing {}: {e}", shown(&self.key));
                 let soon = (self.ttl / 4)
                     .min(lease.left() / 3)

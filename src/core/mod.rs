@@ -12,5 +12,6 @@ pub mod locker;
 pub mod log;
 mod record;
 mod runtime;
+pub mod stats;
 pub mod status;
 mod store;

@@ -20,6 +20,7 @@ use super::locker::GRACE;
 use super::log::log_at;
 use super::record::{hint_id, record_id, Record};
 use super::runtime;
+use super::stats::Counters;
 
 const INDEX_NAME: &str = "mongoelector_key_gen";
 /// A start is trusted for point reads this long after it was the head: every
@@ -54,6 +55,7 @@ pub(crate) struct Store {
     coll: Collection<Document>,
     /// A collection of old generations is under way.
     collecting: Arc<AtomicBool>,
+    counters: Arc<Counters>,
 }
 
 /// The outcome of inserting a generation.
@@ -70,6 +72,7 @@ impl Store {
             db: db.clone(),
             coll: db.driver()?.collection(collection),
             collecting: Arc::default(),
+            counters: Arc::default(),
         })
     }
 
@@ -79,6 +82,27 @@ impl Store {
 
     pub fn collection_name(&self) -> &str {
         self.coll.name()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn counters_arc(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// One round trip of the lock, timed for the counters.
+    fn round_trip<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let sent = Instant::now();
+        let res = runtime::run(limit, what, fut);
+        self.counters.round_trip(sent.elapsed());
+        res
     }
 
     /// The newest generation of `key`, if any. From a fresh `start` (or the
@@ -166,7 +190,7 @@ impl Store {
             "head_gen": rec.gen,
             "head_at": rec.ts_written,
         };
-        runtime::run(limit, "writing the lock hint", async {
+        self.round_trip(limit, "writing the lock hint", async {
             match self.coll.insert_one(hint).await {
                 Err(e) if !is_duplicate_key(&e) => Err(client.db_error(e)),
                 _ => Ok(()),
@@ -184,7 +208,7 @@ impl Store {
     /// hint, but a collection scan on FerretDB.
     fn scan_head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
         let client = self.db.client();
-        let d = runtime::run(limit, "reading the lock", async {
+        let d = self.round_trip(limit, "reading the lock", async {
             let mut cursor = self
                 .coll
                 .find(doc! {"key": key, "gen": {"$gte": 1_i64}})
@@ -205,7 +229,7 @@ impl Store {
 
     fn find_one(&self, filter: Document, limit: Duration) -> Result<Option<Document>> {
         let client = self.db.client();
-        runtime::run(limit, "reading the lock", async {
+        self.round_trip(limit, "reading the lock", async {
             self.coll
                 .find_one(filter)
                 .await
@@ -231,7 +255,7 @@ impl Store {
     pub fn insert(&self, rec: &Record, limit: Duration) -> Result<Insert> {
         let limit = self.ensure_index(limit)?;
         let client = self.db.client();
-        runtime::run(limit, "writing the lock", async {
+        self.round_trip(limit, "writing the lock", async {
             match self.coll.insert_one(rec.to_document()).await {
                 Ok(_) => Ok(Insert::Won),
                 Err(e) if is_duplicate_key(&e) => Ok(Insert::Lost),

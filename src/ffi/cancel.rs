@@ -9,13 +9,18 @@ pub struct me_cancel {
     pub(crate) token: CancelToken,
 }
 
+impl me_cancel {
+    /// Hands C a new handle on `token`.
+    pub(crate) fn wrap(token: CancelToken) -> *mut me_cancel {
+        Box::into_raw(Box::new(me_cancel { token }))
+    }
+}
+
 /// A new, not yet cancelled token; free it with `me_cancel_free`. Never NULL.
 #[no_mangle]
 pub extern "C" fn me_cancel_new() -> *mut me_cancel {
     // Allocation cannot fail short of an abort, so there is no status.
-    Box::into_raw(Box::new(me_cancel {
-        token: CancelToken::new(),
-    }))
+    me_cancel::wrap(CancelToken::new())
 }
 
 /// Cancels the token: every call given it returns ME_ERR_CANCELLED within a

@@ -1,20 +1,19 @@
 //! `me_elector`: leader election with C function-pointer callbacks.
 
 use std::ffi::{c_char, c_void, CString};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::boundary::me_error;
+use super::callbacks::{me_callback, me_leader_callback, wrap, wrap_leader, UserData};
 use super::cancel::me_cancel;
 use super::client::me_client;
 use super::locker::{me_locker, token};
-use super::records::{self, me_cluster_detail, me_node_status};
+use super::records::{self, me_cluster_detail, me_leader_info, me_node_status, me_stats};
 use super::status::me_status;
 use super::{args, boundary, handles};
-use crate::core::elector::{Callback, ElectorOptions, MongoLeaderElector};
-use crate::core::error::Result;
-
-/// An elector callback; receives the `user_data` of the options.
-pub type me_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+use crate::core::elector::{ElectorOptions, Health, MongoLeaderElector};
+use crate::core::error::{invalid, Result};
+use std::time::Duration;
 
 /// Options of `me_elector_new`. Fill with `me_elector_options_init`, then
 /// change fields. Strings are copied by `me_elector_new`.
@@ -38,6 +37,11 @@ pub struct me_elector_options {
     pub app_version: *const c_char,
     /// Write this node's status to the `elector.leader_status` collection (true).
     pub report_status: bool,
+    /// Called on every elector, leader or not, when the group's leader (as
+    /// its polls read it, never an extra round trip) changes: with the new
+    /// leader, or NULL for none. The record is borrowed for the call. Same
+    /// threading and order as the other callbacks (NULL: none).
+    pub on_new_leader: me_leader_callback,
 }
 
 /// A leader elector. Safe to use from several threads at once, and from its
@@ -50,34 +54,6 @@ pub struct me_elector {
     /// Dropped with the handle: then, if no callback holds it any more,
     /// `user_data_free` runs.
     _user_data: Arc<UserData>,
-}
-
-/// The options' `user_data`, and its free function, run when the last
-/// callback that may use it is gone. The function is armed only once
-/// `me_elector_new` has succeeded: on failure the caller still owns `user_data`.
-struct UserData {
-    ptr: *mut c_void,
-    free: OnceLock<unsafe extern "C" fn(user_data: *mut c_void)>,
-}
-// SAFETY: the caller promises user_data may be used from the elector's
-// thread (documented on me_elector_new).
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
-
-impl Drop for UserData {
-    fn drop(&mut self) {
-        if let Some(f) = self.free.get() {
-            // SAFETY: a C function pointer given by the user, called once, as documented.
-            boundary::infallible((), || unsafe { f(self.ptr) });
-        }
-    }
-}
-
-fn wrap(cb: me_callback, user_data: &Arc<UserData>) -> Option<Callback> {
-    let f = cb?;
-    let ud = user_data.clone();
-    // SAFETY: a C function pointer given by the user, called as documented.
-    Some(Arc::new(move || unsafe { f(ud.ptr) }))
 }
 
 /// Fills `opts` with the defaults: ttl 15, no callbacks, NULL user_data and
@@ -99,6 +75,7 @@ pub unsafe extern "C" fn me_elector_options_init(opts: *mut me_elector_options) 
                 user_data_free: None,
                 app_version: std::ptr::null(),
                 report_status: d.report_status,
+                on_new_leader: None,
             };
         }
     })
@@ -142,10 +119,7 @@ pub unsafe extern "C" fn me_elector_new(
         let db_name = args::text(db_name, "db_name")?;
         let key = args::text(key, "key")?;
         let out = args::out(out, "out")?;
-        let user_data = Arc::new(UserData {
-            ptr: opts.as_ref().map_or(std::ptr::null_mut(), |o| o.user_data),
-            free: OnceLock::new(),
-        });
+        let user_data = UserData::new(opts.as_ref().map_or(std::ptr::null_mut(), |o| o.user_data));
         let options = match opts.as_ref() {
             None => ElectorOptions::default(),
             Some(o) => ElectorOptions {
@@ -153,15 +127,14 @@ pub unsafe extern "C" fn me_elector_new(
                 on_leader: wrap(o.on_leader, &user_data),
                 on_leader_loss: wrap(o.on_leader_loss, &user_data),
                 on_loop: wrap(o.on_loop, &user_data),
+                on_new_leader: wrap_leader(o.on_new_leader, &user_data),
                 app_version: args::opt_text(o.app_version, "opts->app_version")?.map(str::to_owned),
                 report_status: o.report_status,
             },
         };
         let db = client.client.database(db_name)?;
         let elector = MongoLeaderElector::new(key, &db, options)?;
-        if let Some(f) = opts.as_ref().and_then(|o| o.user_data_free) {
-            let _ = user_data.free.set(f);
-        }
+        user_data.arm(opts.as_ref().and_then(|o| o.user_data_free));
         let locker = Arc::new(me_locker::new(elector.mlock().clone(), true));
         *out = handles::into_raw(me_elector {
             key: args::c_copy(key),
@@ -392,6 +365,116 @@ pub unsafe extern "C" fn me_elector_close(
     err: *mut *mut me_error,
 ) -> me_status {
     with(elector, err, |e| e.close())
+}
+
+/// The current term's loss token while this elector leads: cancelled the
+/// moment the term ends (lease run out, taken, released, stopped, closed),
+/// on time even while a callback holds the elector's thread. Writes the
+/// term's fencing token to `*fence` (if not NULL). Ownership: a new handle
+/// freed with `me_cancel_free`. NULL when not leading, or for NULL.
+/// Thread-safe; never blocks.
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `fence` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_term_token(
+    elector: *const me_elector,
+    fence: *mut i64,
+) -> *mut me_cancel {
+    boundary::infallible(std::ptr::null_mut(), || {
+        let Some(term) = elector.as_ref().and_then(|h| h.elector.term()) else {
+            return std::ptr::null_mut();
+        };
+        if let Some(f) = fence.as_mut() {
+            *f = term.fence();
+        }
+        me_cancel::wrap(term.token().clone())
+    })
+}
+
+/// The group's leader as this elector last observed it, from memory (no
+/// round trip): `*out` is a new record freed with `me_leader_info_free`, or
+/// NULL when the lock was free or nothing was observed yet; `*observed_ms`
+/// (if not NULL) is when (ms since the Unix epoch), 0 before the first
+/// observation. Thread-safe; never blocks.
+/// Errors: ME_ERR_INVALID_ARGUMENT (NULL elector or out).
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `out`, `observed_ms` and `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_leader(
+    elector: *const me_elector,
+    out: *mut *mut me_leader_info,
+    observed_ms: *mut i64,
+    err: *mut *mut me_error,
+) -> me_status {
+    boundary::call(err, || {
+        let h = elector.as_ref().ok_or_else(|| invalid("elector is NULL"))?;
+        let out = args::out(out, "out")?;
+        let seen = h.elector.observed_leader();
+        *out = seen
+            .as_ref()
+            .and_then(|(l, _)| l.as_ref())
+            .map_or(std::ptr::null_mut(), records::leader);
+        if let Some(at) = observed_ms.as_mut() {
+            *at = seen.map_or(0, |(_, t)| records::millis(t));
+        }
+        Ok(())
+    })
+}
+
+/// A health check for probes, from memory (no round trip): false when this
+/// node believes it leads but its last renewal is older than `tolerance`
+/// seconds (<= 0 or NaN: its lease), when its polls have not succeeded for
+/// two poll intervals, or when it does not run; true for a working leader
+/// or follower. `*reason` (if not NULL) gets a static string saying why
+/// ("leading", "following", "renewal overdue", "polls failing or stuck",
+/// "not running"); never free it. False for NULL. Thread-safe.
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `reason` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_healthy(
+    elector: *const me_elector,
+    tolerance: f64,
+    reason: *mut *const c_char,
+) -> bool {
+    boundary::infallible(false, || {
+        let Some(h) = elector.as_ref() else {
+            return false;
+        };
+        let tolerance = (tolerance > 0.0)
+            .then(|| Duration::try_from_secs_f64(tolerance).ok())
+            .flatten();
+        let health = h.elector.healthy(tolerance);
+        if let Some(r) = reason.as_mut() {
+            *r = match health {
+                Health::Leading => c"leading",
+                Health::Following => c"following",
+                Health::RenewalOverdue => c"renewal overdue",
+                Health::PollsFailing => c"polls failing or stuck",
+                Health::NotRunning => c"not running",
+            }
+            .as_ptr();
+        }
+        health.is_ok()
+    })
+}
+
+/// Writes this elector's counters (its lock's, plus leader transitions) to
+/// `*out` and returns true; false for NULL arguments. Thread-safe.
+///
+/// # Safety
+/// `elector` is NULL or a live handle; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_elector_stats(elector: *const me_elector, out: *mut me_stats) -> bool {
+    boundary::infallible(false, || {
+        let (Some(h), Some(out)) = (elector.as_ref(), out.as_mut()) else {
+            return false;
+        };
+        *out = records::stats(&h.elector.stats());
+        true
+    })
 }
 
 /// Frees the handle. It never releases leadership: an elector freed without

@@ -1,12 +1,13 @@
 //! `me_locker`: a distributed lock on one key.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
 use super::boundary::me_error;
+use super::callbacks::{me_callback, wrap, UserData};
 use super::cancel::me_cancel;
 use super::client::me_client;
-use super::records::{self, me_current_lock, me_lock_status};
+use super::records::{self, me_current_lock, me_lock_status, me_stats};
 use super::status::me_status;
 use super::{args, boundary, handles};
 use crate::core::cancel::CancelToken;
@@ -26,6 +27,23 @@ pub struct me_locker_options {
     pub timeparanoid: bool,
     /// Largest clock offset accepted by the check, in seconds (0.5).
     pub maxoffset: f64,
+    /// Renew a holding every ttl/4 in the background (on the library's
+    /// threads) until it is released or the locker closed (false). If
+    /// renewals fail until the lease ends by this locker's clock (ttl minus
+    /// twice maxoffset, counted from before the write was sent), the holding
+    /// is lost: `me_locker_held` turns false, the lease token is cancelled
+    /// and `on_lost` runs, on time even when the database is unreachable.
+    /// Needs ttl > 2 x maxoffset.
+    pub auto_renew: bool,
+    /// Called when a holding ends without a release or close: its lease ran
+    /// out unrenewed, or a read or renewal found another holder. On a library
+    /// thread, once per holding, never after `me_locker_free` returned (NULL: none).
+    pub on_lost: me_callback,
+    /// Passed to `on_lost`.
+    pub user_data: *mut c_void,
+    /// Called once with `user_data` after `on_lost` can no longer run, inside
+    /// `me_locker_free` or later on a library thread (NULL: none).
+    pub user_data_free: me_callback,
 }
 
 /// Options of `me_locker_acquire`. Fill with `me_acquire_options_init`, then
@@ -104,7 +122,7 @@ unsafe fn mutate(
 }
 
 /// Fills `opts` with the defaults: "mongolocker", ttl 600, timeparanoid
-/// true, maxoffset 0.5. NULL is a no-op.
+/// true, maxoffset 0.5, no auto_renew, no on_lost. NULL is a no-op.
 ///
 /// # Safety
 /// `opts` is NULL or writable.
@@ -118,6 +136,10 @@ pub unsafe extern "C" fn me_locker_options_init(opts: *mut me_locker_options) {
                 ttl: d.ttl.as_secs_f64(),
                 timeparanoid: d.timeparanoid,
                 maxoffset: d.maxoffset,
+                auto_renew: d.auto_renew,
+                on_lost: None,
+                user_data: std::ptr::null_mut(),
+                user_data_free: None,
             };
         }
     })
@@ -172,6 +194,7 @@ pub unsafe extern "C" fn me_locker_new(
         let db_name = args::text(db_name, "db_name")?;
         let key = args::text(key, "key")?;
         let out = args::out(out, "out")?;
+        let user_data = UserData::new(opts.as_ref().map_or(std::ptr::null_mut(), |o| o.user_data));
         let options = match opts.as_ref() {
             None => LockerOptions::default(),
             Some(o) => LockerOptions {
@@ -179,11 +202,13 @@ pub unsafe extern "C" fn me_locker_new(
                 ttl: args::seconds(o.ttl, "opts->ttl", true)?,
                 timeparanoid: o.timeparanoid,
                 maxoffset: o.maxoffset,
-                ..Default::default()
+                auto_renew: o.auto_renew,
+                on_lost: wrap(o.on_lost, &user_data),
             },
         };
         let db = client.client.database(db_name)?;
         let locker = MongoLocker::new(key, &db, options)?;
+        user_data.arm(opts.as_ref().and_then(|o| o.user_data_free));
         *out = handles::into_raw(me_locker::new(Arc::new(locker), false));
         Ok(())
     })
@@ -451,6 +476,61 @@ pub unsafe extern "C" fn me_locker_free(locker: *mut me_locker) {
             );
         }
         h.locker.abandon();
+    })
+}
+
+/// Whether this locker holds the lock by its own clock, without a round
+/// trip: its latest holding's lease (ttl minus twice maxoffset, from before
+/// the write was sent) has not run out, and it was not released, lost or
+/// seen taken over. For hot paths; `me_locker_owned` asks the server.
+/// False for NULL. Thread-safe; never blocks.
+///
+/// # Safety
+/// `locker` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_held(locker: *const me_locker) -> bool {
+    handles::getter(locker, false, |h| h.locker.held())
+}
+
+/// The loss token of the current holding: cancelled the moment the holding
+/// ends (lease run out, takeover seen, release, close, free), so work can
+/// watch it or pass it to calls as their `cancel`. Writes the holding's
+/// fencing token to `*fence` (if not NULL). Ownership: a new handle the
+/// caller frees with `me_cancel_free`; cancelling it yourself ends nothing
+/// but the token. NULL when the locker never held the lock, or for NULL.
+/// Thread-safe; never blocks.
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `fence` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_lease_token(
+    locker: *const me_locker,
+    fence: *mut i64,
+) -> *mut me_cancel {
+    boundary::infallible(std::ptr::null_mut(), || {
+        let Some(lease) = locker.as_ref().and_then(|h| h.locker.lease()) else {
+            return std::ptr::null_mut();
+        };
+        if let Some(f) = fence.as_mut() {
+            *f = lease.fence();
+        }
+        me_cancel::wrap(lease.token().clone())
+    })
+}
+
+/// Writes this locker's counters to `*out` and returns true; false for NULL
+/// arguments. Thread-safe; never blocks.
+///
+/// # Safety
+/// `locker` is NULL or a live handle; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn me_locker_stats(locker: *const me_locker, out: *mut me_stats) -> bool {
+    boundary::infallible(false, || {
+        let (Some(h), Some(out)) = (locker.as_ref(), out.as_mut()) else {
+            return false;
+        };
+        *out = records::stats(&h.locker.stats());
+        true
     })
 }
 

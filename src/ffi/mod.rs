@@ -5,6 +5,7 @@
 
 mod args;
 pub mod boundary;
+pub mod callbacks;
 pub mod cancel;
 pub mod client;
 pub mod elector;

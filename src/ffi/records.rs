@@ -6,6 +6,7 @@ use std::ffi::{c_char, CString};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::boundary;
+use crate::core::stats::Stats;
 use crate::core::status::{ClusterDetail, CurrentLock, LeaderInfo, LockStatus, NodeStatus};
 
 /// Milliseconds since the Unix epoch (negative before it).
@@ -87,7 +88,8 @@ pub struct me_node_status {
     pub app_version: *const c_char,
 }
 
-/// Who leads, from the lock's head. Strings are owned by the record.
+/// Who leads, from the lock's head. Strings are owned by the record (or, in
+/// `on_new_leader`, by the library for the length of the call).
 #[repr(C)]
 pub struct me_leader_info {
     pub host: *const c_char,
@@ -106,6 +108,45 @@ pub struct me_cluster_detail {
     pub has_leader: bool,
     pub leader: me_leader_info,
     pub timestamp_ms: i64,
+}
+
+/// A locker's or elector's counters (`me_locker_stats`, `me_elector_stats`),
+/// written into the caller's struct. Durations are seconds.
+#[repr(C)]
+pub struct me_stats {
+    /// Holdings won (for an elector: terms).
+    pub acquisitions: u64,
+    /// Renewals written.
+    pub renewals: u64,
+    /// Renewals that failed (a database error, or the lock no longer ours).
+    pub failed_renewals: u64,
+    /// Holdings or terms that ended without a release (lease run out, taken).
+    pub losses: u64,
+    /// Of those, ended because another holder was seen.
+    pub takeovers_seen: u64,
+    /// Times an elector became leader or stopped being leader.
+    pub leader_transitions: u64,
+    /// Database round trips of the lock.
+    pub round_trips: u64,
+    pub last_round_trip: f64,
+    pub max_round_trip: f64,
+    /// Time left on the current lease by the holder's clock (0 when none).
+    pub lease_left: f64,
+}
+
+pub(crate) fn stats(s: &Stats) -> me_stats {
+    me_stats {
+        acquisitions: s.acquisitions,
+        renewals: s.renewals,
+        failed_renewals: s.failed_renewals,
+        losses: s.losses,
+        takeovers_seen: s.takeovers_seen,
+        leader_transitions: s.leader_transitions,
+        round_trips: s.round_trips,
+        last_round_trip: s.last_round_trip.as_secs_f64(),
+        max_round_trip: s.max_round_trip.as_secs_f64(),
+        lease_left: s.lease_left.as_secs_f64(),
+    }
 }
 
 pub(crate) fn current(c: &CurrentLock) -> *mut me_current_lock {
@@ -162,6 +203,47 @@ fn leader_value(l: Option<&LeaderInfo>) -> me_leader_info {
         uuid: opt_text(l.map(|l| l.uuid.as_str())),
         fence: l.map_or(0, |l| l.fence),
     }
+}
+
+/// A leader record the library owns for the length of a callback.
+pub(crate) struct LeaderRecord(pub me_leader_info);
+
+impl LeaderRecord {
+    pub fn new(l: &LeaderInfo) -> LeaderRecord {
+        LeaderRecord(leader_value(Some(l)))
+    }
+}
+
+impl Drop for LeaderRecord {
+    fn drop(&mut self) {
+        // SAFETY: the strings came from `text` and are freed once, here.
+        unsafe { clear_leader(&self.0) }
+    }
+}
+
+pub(crate) fn leader(l: &LeaderInfo) -> *mut me_leader_info {
+    Box::into_raw(Box::new(leader_value(Some(l))))
+}
+
+/// # Safety
+/// The strings of `l` came from [`text`] (or are NULL) and are not used again.
+unsafe fn clear_leader(l: &me_leader_info) {
+    free_text(l.host);
+    free_text(l.uuid);
+}
+
+/// Frees a leader record from `me_elector_leader` and its strings. NULL is
+/// a no-op; must not be called twice.
+///
+/// # Safety
+/// `rec` is NULL or a record from `me_elector_leader` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn me_leader_info_free(rec: *mut me_leader_info) {
+    boundary::infallible((), || {
+        if !rec.is_null() {
+            clear_leader(&Box::from_raw(rec));
+        }
+    })
 }
 
 pub(crate) fn cluster(c: &ClusterDetail) -> *mut me_cluster_detail {
@@ -254,7 +336,6 @@ pub unsafe extern "C" fn me_cluster_detail_free(rec: *mut me_cluster_detail) {
             r.member_count,
         ));
         members.iter().for_each(|m| clear_node_status(m));
-        free_text(r.leader.host);
-        free_text(r.leader.uuid);
+        clear_leader(&r.leader);
     })
 }

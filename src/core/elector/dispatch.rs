@@ -12,15 +12,20 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, ThreadId};
 
 use crate::core::log::log_at;
+use crate::core::status::LeaderInfo;
 
 /// A user callback; called with no arguments, like the seed's.
 pub type Callback = Arc<dyn Fn() + Send + Sync>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Called with the group's new leader (`None`: no leader) when it changes.
+pub type LeaderCallback = Arc<dyn Fn(Option<&LeaderInfo>) + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Event {
     Leader,
     LeaderLoss,
     Loop,
+    NewLeader(Option<LeaderInfo>),
 }
 
 #[derive(Default, Clone)]
@@ -28,14 +33,25 @@ pub(crate) struct Callbacks {
     pub on_leader: Option<Callback>,
     pub on_leader_loss: Option<Callback>,
     pub on_loop: Option<Callback>,
+    pub on_new_leader: Option<LeaderCallback>,
 }
 
 impl Callbacks {
-    fn get(&self, ev: Event) -> Option<&Callback> {
-        match ev {
+    /// Runs the callback of `ev`, if there is one.
+    fn fire(&self, ev: &Event) {
+        let plain = match ev {
             Event::Leader => self.on_leader.as_ref(),
             Event::LeaderLoss => self.on_leader_loss.as_ref(),
             Event::Loop => self.on_loop.as_ref(),
+            Event::NewLeader(who) => {
+                if let Some(cb) = &self.on_new_leader {
+                    cb(who.as_ref());
+                }
+                None
+            }
+        };
+        if let Some(cb) = plain {
+            cb();
         }
     }
 }
@@ -76,13 +92,11 @@ impl Dispatcher {
         q.dispatcher = Some(me);
         while let Some(ev) = q.events.pop_front() {
             drop(q);
-            if let Some(cb) = callbacks.get(ev) {
-                if catch_unwind(AssertUnwindSafe(|| cb())).is_err() {
-                    log_at!(
-                        Error,
-                        "the {ev:?} callback panicked; the elector keeps running"
-                    );
-                }
+            if catch_unwind(AssertUnwindSafe(|| callbacks.fire(&ev))).is_err() {
+                log_at!(
+                    Error,
+                    "the {ev:?} callback panicked; the elector keeps running"
+                );
             }
             q = self.lock();
         }
@@ -135,6 +149,7 @@ mod tests {
             })),
             on_leader_loss: Some(Arc::new(move || l2.lock().unwrap().push("loss"))),
             on_loop: Some(Arc::new(|| panic!("user bug"))),
+            ..Default::default()
         };
         d.push(Event::Loop);
         d.push(Event::Leader);

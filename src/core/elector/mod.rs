@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant, SystemTime};
 
-pub use dispatch::Callback;
+pub use dispatch::{Callback, LeaderCallback};
 use dispatch::{Callbacks, Dispatcher, Event};
 use members::Members;
 
@@ -20,7 +20,35 @@ use super::lease::{Ended, Lease};
 use super::locker::{check_ttl, Intent, LockerOptions, MongoLocker, Outcome};
 use super::log::log_at;
 use super::record::Record;
+use super::stats::{bump, Stats};
 use super::status::{ClusterDetail, LeaderInfo, NodeStatus};
+
+/// What [`MongoLeaderElector::healthy`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Leading,
+    Following,
+    RenewalOverdue,
+    PollsFailing,
+    NotRunning,
+}
+
+impl Health {
+    pub fn is_ok(self) -> bool {
+        matches!(self, Health::Leading | Health::Following)
+    }
+
+    /// Why, in a few words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Health::Leading => "leading",
+            Health::Following => "following",
+            Health::RenewalOverdue => "renewal overdue",
+            Health::PollsFailing => "polls failing or stuck",
+            Health::NotRunning => "not running",
+        }
+    }
+}
 
 /// Time kept back from the lease to run `on_leader_loss` before it ends.
 fn callback_margin(ttl: Duration) -> Duration {
@@ -42,6 +70,9 @@ pub struct ElectorOptions {
     pub on_leader_loss: Option<Callback>,
     /// Called after each poll cycle.
     pub on_loop: Option<Callback>,
+    /// Called on every elector, leader or not, when the group's leader (as
+    /// its polls read it) changes, with the new leader or `None`.
+    pub on_new_leader: Option<LeaderCallback>,
     /// Included in status reports.
     pub app_version: Option<String>,
     /// Write this node's status to `elector.leader_status`.
@@ -55,6 +86,7 @@ impl Default for ElectorOptions {
             on_leader: None,
             on_leader_loss: None,
             on_loop: None,
+            on_new_leader: None,
             app_version: None,
             report_status: true,
         }
@@ -96,6 +128,11 @@ struct State {
     last_member_sweep: Option<Instant>,
     /// Cancelled by stop(): cuts short the running loop's round trips.
     run_token: CancelToken,
+    /// The group's leader as last observed (`None`: none), and when.
+    observed: Option<(Option<LeaderInfo>, SystemTime)>,
+    last_renewal: Option<Instant>,
+    last_poll_ok: Option<Instant>,
+    started: Option<Instant>,
 }
 
 struct Inner {
@@ -151,6 +188,7 @@ impl MongoLeaderElector {
                     on_leader: opts.on_leader,
                     on_leader_loss: opts.on_leader_loss,
                     on_loop: opts.on_loop,
+                    on_new_leader: opts.on_new_leader,
                 },
                 app_version: opts.app_version,
                 report_status: opts.report_status,
@@ -191,6 +229,7 @@ impl MongoLeaderElector {
             st.stop = None;
             st.handle = None;
             st.run_token = CancelToken::new();
+            st.started = Some(Instant::now());
         }
         if blocking {
             self.inner.state().thread = Some(thread::current().id());
@@ -337,6 +376,43 @@ impl MongoLeaderElector {
     /// time even while a callback runs, and it carries the term's fencing token.
     pub fn term(&self) -> Option<Arc<Lease>> {
         self.is_leader().then(|| self.inner.mlock.lease()).flatten()
+    }
+
+    /// The group's leader as this elector last observed it (no round trip):
+    /// `(leader, when)`, the leader `None` when the lock was free; `None`
+    /// before the first observation. Observations come from the elector's own
+    /// polls (a follower reads the head every ttl/4).
+    pub fn observed_leader(&self) -> Option<(Option<LeaderInfo>, SystemTime)> {
+        self.inner.state().observed.clone()
+    }
+
+    /// A health check for probes, as client-go's adaptor, from memory (no
+    /// round trip). Unhealthy when this node believes it leads but its last
+    /// renewal is older than `tolerance` (default: its lease), when its polls
+    /// have not succeeded for two poll intervals (a stuck loop, or a server
+    /// it cannot reach), or when it does not run.
+    pub fn healthy(&self, tolerance: Option<Duration>) -> Health {
+        let st = self.inner.state();
+        let tolerance = tolerance.unwrap_or(self.inner.lease);
+        let overdue = |t: Option<Instant>, after: Duration| t.is_none_or(|t| t.elapsed() > after);
+        if !st.running {
+            return Health::NotRunning;
+        }
+        let since_start = st.started.map_or(Duration::ZERO, |t| t.elapsed());
+        let polls_late = self.inner.interval() * 2;
+        if since_start > polls_late && overdue(st.last_poll_ok, polls_late) {
+            return Health::PollsFailing;
+        }
+        match st.term {
+            Some(_) if overdue(st.last_renewal, tolerance) => Health::RenewalOverdue,
+            Some(_) => Health::Leading,
+            None => Health::Following,
+        }
+    }
+
+    /// This elector's counters (its lock's, plus leader transitions).
+    pub fn stats(&self) -> Stats {
+        self.inner.mlock.stats()
     }
 
     /// True if any elector of the group leads now (one read).
@@ -543,7 +619,7 @@ impl Inner {
         };
         self.mlock.end_lease(Ended::Released);
         if was_leader {
-            self.events.push(Event::LeaderLoss);
+            self.lost_leadership();
             self.dispatch();
         }
         let _poll = self.poll_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -565,7 +641,7 @@ impl Inner {
                 st.term = None;
                 drop(st);
                 self.mlock.end_lease(Ended::Expired);
-                self.events.push(Event::LeaderLoss);
+                self.lost_leadership();
                 true
             }
             _ => false,
@@ -603,7 +679,13 @@ impl Inner {
             Ok(())
         };
         let reported = match &result {
-            Ok(()) => self.report(head.as_ref()),
+            Ok(()) => {
+                self.state().last_poll_ok = Some(Instant::now());
+                if let Some(h) = &head {
+                    self.observe(Some(h));
+                }
+                self.report(head.as_ref())
+            }
             Err(_) => Ok(()),
         };
         self.state().next_poll = Some(Instant::now() + next);
@@ -621,21 +703,24 @@ impl Inner {
                 let mut st = self.state();
                 if st.term.is_some() {
                     st.term = Some(self.start_term(decided));
+                    st.last_renewal = Some(Instant::now());
                 }
                 *head = Some(rec);
                 Ok(())
             }
             Ok(_) => {
+                bump(&self.mlock.counters().failed_renewals);
                 // Our lease ended or was taken (force): we are not the leader.
                 let mut st = self.state();
                 if st.term.take().is_some() {
                     drop(st);
                     self.mlock.end_lease(Ended::Taken);
-                    self.events.push(Event::LeaderLoss);
+                    self.lost_leadership();
                 }
                 Ok(())
             }
             Err(e) => {
+                bump(&self.mlock.counters().failed_renewals);
                 // Keep leading until the lease ends; retry a few times before that.
                 let left = term.step_down_at.saturating_duration_since(Instant::now());
                 *next = (*next).min(left / 3).max(Duration::from_millis(20));
@@ -652,7 +737,12 @@ impl Inner {
         };
         match self.mlock.transition(intent, self.op_limit())? {
             Outcome::Wrote(rec, decided) => {
-                self.state().term = Some(self.start_term(decided));
+                {
+                    let mut st = self.state();
+                    st.term = Some(self.start_term(decided));
+                    st.last_renewal = Some(Instant::now());
+                }
+                bump(&self.mlock.counters().leader_transitions);
                 self.events.push(Event::Leader);
                 *head = Some(rec);
             }
@@ -673,6 +763,40 @@ impl Inner {
             Outcome::Nothing | Outcome::NotOwned | Outcome::Late => {}
         }
         Ok(())
+    }
+
+    /// Queues `on_leader_loss` and counts the transition; the group then has
+    /// no leader that this node knows of.
+    fn lost_leadership(&self) {
+        bump(&self.mlock.counters().leader_transitions);
+        self.events.push(Event::LeaderLoss);
+        self.observe(None);
+    }
+
+    /// Records the group's leader as a read (or our own write) showed it,
+    /// queueing `on_new_leader` when it changed. `None`: the lock is free.
+    fn observe(&self, head: Option<&Record>) {
+        let now = self.mlock.now();
+        let leader = head
+            .filter(|h| h.locked && h.ts_expire.to_system_time() > now)
+            .map(|h| LeaderInfo {
+                host: h.host.clone(),
+                process_id: h.pid,
+                uuid: h.uuid.clone(),
+                fence: h.fence,
+            });
+        let changed = {
+            let mut st = self.state();
+            let same = st.observed.as_ref().is_some_and(|(seen, _)| {
+                seen.as_ref().map(|l| (&l.uuid, l.fence))
+                    == leader.as_ref().map(|l| (&l.uuid, l.fence))
+            });
+            st.observed = Some((leader.clone(), now));
+            !same
+        };
+        if changed {
+            self.events.push(Event::NewLeader(leader));
+        }
     }
 
     fn node_status(&self, head: Option<&Record>) -> NodeStatus {
