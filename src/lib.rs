@@ -30,7 +30,9 @@ pub use crate::core::elector::{
 };
 pub use crate::core::error::{Error, Result};
 pub use crate::core::lease::{Ended, Lease};
-pub use crate::core::locker::{AcquireOptions, Locker, LockerOptions, MongoLocker, OnLost};
+pub use crate::core::locker::{
+    AcquireOptions, Locker, LockerOptions, MongoLocker, OnLost, MAX_KEY_BYTES, MIN_TTL,
+};
 pub use crate::core::stats::Stats;
 pub use crate::core::status::{ClusterDetail, CurrentLock, LeaderInfo, LockStatus, NodeStatus};
 

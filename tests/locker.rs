@@ -116,6 +116,22 @@ fn argument_errors() {
     }
     assert!(is_invalid(&Client::new("not a uri")), "bad uri");
 
+    // A ttl shorter than a round trip could never be acquired: refused.
+    for tiny in [
+        Duration::from_nanos(1),
+        Duration::from_micros(500),
+        Duration::from_millis(99),
+    ] {
+        let r = MongoLocker::new("k", &db, opts(tiny));
+        assert!(is_invalid(&r), "ttl {tiny:?}");
+    }
+    assert!(MongoLocker::new("k", &db, opts(mongoelector::MIN_TTL)).is_ok());
+    // A key the server could not store is refused up front, with a short message.
+    let huge = "k".repeat(mongoelector::MAX_KEY_BYTES + 1);
+    match MongoLocker::new(&huge, &db, opts(Duration::from_secs(5))) {
+        Err(Error::InvalidArgument(m)) => assert!(m.len() < 1000, "{} bytes", m.len()),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
     let l = MongoLocker::new("k", &db, opts(Duration::from_secs(5))).unwrap();
     assert_eq!(l.fence(), 0);
 }

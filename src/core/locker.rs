@@ -215,15 +215,24 @@ const MAX_TTL: Duration = Duration::from_secs(1000 * 365 * 86_400);
 
 /// A ttl must be positive and at most [`MAX_TTL`].
 pub(crate) fn check_ttl(ttl: Duration) -> Result<()> {
-    if ttl.is_zero() || ttl > MAX_TTL {
+    if !(MIN_TTL..=MAX_TTL).contains(&ttl) {
         return Err(invalid(format!(
-            "ttl must be a positive number of seconds up to {} (1000 years), got {}",
+            "ttl must be from {} to {} (1000 years) seconds, got {}",
+            MIN_TTL.as_secs_f64(),
             MAX_TTL.as_secs(),
             ttl.as_secs_f64()
         )));
     }
     Ok(())
 }
+
+/// The shortest ttl: well above a round trip, so a holding can be confirmed
+/// before its lease ends (a shorter one could never be acquired).
+pub const MIN_TTL: Duration = Duration::from_millis(100);
+
+/// The longest key: its documents must stay far below the server's 16 MiB
+/// limit (the key is written twice, and into every `_id`).
+pub const MAX_KEY_BYTES: usize = 1 << 20;
 
 /// MongoDB's rules for a collection name, checked before any server sees it.
 fn check_collection(db: &Database, name: &str) -> Result<()> {
@@ -259,6 +268,12 @@ impl MongoLocker {
     ) -> Result<MongoLocker> {
         if key.is_empty() {
             return Err(invalid("key is empty"));
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(invalid(format!(
+                "key {} is longer than {MAX_KEY_BYTES} bytes",
+                shown(key)
+            )));
         }
         check_collection(db, &opts.dbcollection)?;
         check_ttl(opts.ttl)?;
