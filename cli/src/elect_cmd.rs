@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use mongoelector::{CancelToken, ElectorOptions, MongoLeaderElector};
+use mongoelector::{AcquireOptions, CancelToken, ElectorOptions, MongoLeaderElector};
 
 use crate::args::{Cli, ElectArgs};
 use crate::exit::{self, Failure};
@@ -30,6 +30,9 @@ pub fn run(cli: &Cli, a: &ElectArgs) -> Result<u8, Failure> {
             ..Default::default()
         },
     )?;
+    // Fail now on an unreachable server or a clock too far off; once it
+    // runs, the elector rides out outages (it steps down and keeps trying).
+    elector.mlock().verify_time(&AcquireOptions::default())?;
     elector.start(false)?;
     // CMD and the fence of the term it runs for.
     let mut running: Option<(Child, i64)> = None;
