@@ -17,7 +17,7 @@ fn service(file: &Path, id: usize) -> String {
     let f = file.display();
     format!(
         "echo start {id} $(date +%s%N) $MONGOELECTOR_FENCE >> {f}; \
-         trap 'echo stop {id} $(date +%s%N) >> {f}; exit 0' TERM; while :; do sleep 0.05; done"
+         trap 'echo stop {id} $(date +%s%N) >> {f}; exit 0' TERM; while :; do sleep 0.05 2>/dev/null; done"
     )
 }
 

@@ -37,7 +37,7 @@ fn show_and_release_say_what_the_documents_say() {
     let (uri, db, dir) = (uri(), db_name("show"), Scratch::new("show"));
     let log = dir.file("events");
     let cmd = format!(
-        "echo $MONGOELECTOR_FENCE >> {f}; trap 'echo term >> {f}; exit 0' TERM; while :; do sleep 0.05; done",
+        "echo $MONGOELECTOR_FENCE >> {f}; trap 'echo term >> {f}; exit 0' TERM; while :; do sleep 0.05 2>/dev/null; done",
         f = log.display()
     );
     let free = json(&run(

@@ -165,7 +165,7 @@ fn a_frozen_server_makes_the_lock_lost_and_cmd_is_stopped_in_time() {
     let log = dir.file("events");
     let cmd = format!(
         "trap 'echo term $(date +%s%N) >> {f}; exit 0' TERM; echo start $(date +%s%N) >> {f}; \
-         while :; do sleep 0.05; done",
+         while :; do sleep 0.05 2>/dev/null; done",
         f = log.display()
     );
     let mut holder = Proc::spawn(mongoelector(
@@ -217,7 +217,7 @@ fn sigterm_is_forwarded_then_the_lock_is_released() {
     let (uri, db, dir) = (uri(), db_name("sig"), Scratch::new("sig"));
     let log = dir.file("events");
     let cmd = format!(
-        "trap 'echo term >> {f}; exit 7' TERM; echo start >> {f}; while :; do sleep 0.05; done",
+        "trap 'echo term >> {f}; exit 7' TERM; echo start >> {f}; while :; do sleep 0.05 2>/dev/null; done",
         f = log.display()
     );
     let mut holder = Proc::spawn(mongoelector(
