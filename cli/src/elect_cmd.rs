@@ -4,6 +4,7 @@
 
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mongoelector::{AcquireOptions, CancelToken, ElectorOptions, MongoLeaderElector};
 
@@ -42,7 +43,7 @@ pub fn run(cli: &Cli, a: &ElectArgs) -> Result<u8, Failure> {
     let mut interrupted = false;
     let code = loop {
         let limit = running.as_ref().map(|(c, _)| c.wait_limit());
-        let ev = rx.recv_timeout(limit.unwrap_or(std::time::Duration::from_secs(3600)));
+        let ev = rx.recv_timeout(limit.unwrap_or(Duration::from_secs(3600)));
         match (ev, running.as_mut()) {
             (Ok(Event::Leader), _) => pending = true,
             (Ok(Event::Signal(sig)), Some((child, _))) => {
