@@ -1,5 +1,6 @@
 # mongoelector — build, test, demo, bench.
-#   make            build the library (target/release) and regenerate include/mongoelector.h
+#   make            build the library (target/release) and regenerate include/mongoelector.h,
+#                   and the mongoelector command (target/release/mongoelector, from cli/)
 #   make test       start the test server, run every suite against it, stop it
 #   make demo       the cross-language election and lock demo on the embedded server
 #   make bench      benchmarks -> BENCHMARKS.md
@@ -12,6 +13,7 @@ MINOR := $(word 2,$(subst ., ,$(VERSION)))
 # The soname's version: the ABI, which before 1.0 changes with every minor release.
 ABI := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
 LIB := target/release/libmongoelector.so
+BIN := target/release/mongoelector
 export MONGOELECTOR_ROOT := $(CURDIR)
 
 .PHONY: all lib test test-suites test-rust test-c test-go test-cpp test-python test-reliability test-tsan test-fuzz lint demo bench soak fuzz install clean
@@ -19,7 +21,7 @@ export MONGOELECTOR_ROOT := $(CURDIR)
 all: lib
 
 lib:
-	cargo build --release
+	cargo build --release --workspace
 
 # Runs every suite against one server; stops it even when a suite fails.
 test: lib
@@ -32,11 +34,12 @@ test-suites: lint test-rust test-c test-go test-cpp test-python test-reliability
 
 lint:
 	cargo fmt --check
-	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --release --all-targets --workspace -- -D warnings
 	git diff --exit-code -- include/ || { echo "include/mongoelector.h is stale: commit the regenerated header"; exit 1; }
 
+# The library's suites and the command's (cli/tests, which spawn the real binary).
 test-rust:
-	cargo test --release -- --test-threads=4
+	cargo test --release --workspace -- --test-threads=4
 
 test-c:
 	tests/c/run.sh
@@ -80,7 +83,8 @@ soak: lib
 	scripts/test-server stop; exit $$rc
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(VERSION)
 	ln -sf libmongoelector.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so.$(ABI)
 	ln -sf libmongoelector.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libmongoelector.so

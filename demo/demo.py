@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The mongoelector demo: one election and one shared lock among processes
-written in C, Go, C++ and Python, on the embedded test server.
+"""The mongoelector demo: one election among processes written in C, Go, C++
+and Python and a shell command run by `mongoelector elect`, and one shared
+lock among the four languages, on the embedded test server.
 
 Run it with `make demo`. It prints, as it happens: who leads and how each
 process sees it, a lock passing between languages, then it SIGKILLs the leader
@@ -36,6 +37,25 @@ PROGRAMS = {
     ),
 }
 
+# The fifth elector is a plain shell command that `mongoelector elect` runs
+# while it leads and stops (SIGTERM) when it does not. It prints the same
+# lines, with its parent's pid (the mongoelector process) and "now" for the
+# clock reading: the demo notes the time it reads the line.
+MONGOELECTOR = str(ROOT / "target/release/mongoelector")
+SHELL_SERVICE = (
+    "echo leader shell $PPID now; trap 'echo loss shell $PPID now; exit 0' TERM; "
+    "while :; do sleep 0.1 2>/dev/null; done"
+)
+
+
+def elector_argv(lang, uri):
+    if lang == "shell":
+        return [MONGOELECTOR, "--db", DB, "elect", GROUP, "--ttl", str(TTL), "--", "sh", "-c", SHELL_SERVICE]
+    return PROGRAMS[lang][0] + [uri, DB, GROUP, str(TTL), "0"]
+
+
+ELECTORS = [*PROGRAMS, "shell"]
+
 T0 = time.monotonic()
 _print_lock = threading.Lock()
 
@@ -46,8 +66,8 @@ def say(msg):
 
 
 def mono_s(ns):
-    """A CLOCK_MONOTONIC reading from a child, in the demo's seconds."""
-    return int(ns) / 1e9 - T0
+    """A CLOCK_MONOTONIC reading from a child ("now": none), in the demo's seconds."""
+    return (time.monotonic() if ns == "now" else int(ns) / 1e9) - T0
 
 
 class Elector:
@@ -55,9 +75,9 @@ class Elector:
 
     def __init__(self, lang, uri):
         self.lang = lang
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"))
-        cmd = PROGRAMS[lang][0] + [uri, DB, GROUP, str(TTL), "0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        # The URI reaches the mongoelector command by its environment, not its argv.
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"), MONGODB_URI=uri)
+        self.proc = subprocess.Popen(elector_argv(lang, uri), stdout=subprocess.PIPE, text=True, env=env)
         self.leading = False
         self.events = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -138,8 +158,9 @@ def shared_lock(uri):
 def main():
     uri = sys.argv[1]
     say(f"server: {uri}")
-    say(f"--- an election among {', '.join(PROGRAMS)} (group {GROUP!r}, ttl {TTL} s) ---")
-    electors = [Elector(lang, uri) for lang in PROGRAMS]
+    say(f"--- an election among {', '.join(ELECTORS)} (group {GROUP!r}, ttl {TTL} s; "
+        f"shell: a shell command under `mongoelector elect`) ---")
+    electors = [Elector(lang, uri) for lang in ELECTORS]
     observer = MongoLeaderElector(GROUP, (uri, DB), ttl=TTL, report_status=False)
     try:
         if not wait_for(lambda: any(e.leading for e in electors), 5 * TTL):
