@@ -48,6 +48,12 @@
 
 
 /**
+ * The longest key: its documents must stay far below the server's 16 MiB
+ * limit (the key is written twice, and into every `_id`).
+ */
+#define MAX_KEY_BYTES (1 << 20)
+
+/**
  * The result of every fallible `me_*` call. Values are stable: never
  * renumbered, retired ones never reused.
  */

@@ -1012,3 +1012,44 @@ fn abandon_keeps_the_lock_until_its_ttl() {
     std::thread::sleep(ttl + Duration::from_millis(200));
     assert!(!b.locked().unwrap(), "the lease ends by its ttl");
 }
+
+/// A wall clock the test can step, as NTP or `date` would.
+struct SteppedClock(std::sync::atomic::AtomicI64);
+
+impl Clock for SteppedClock {
+    fn now(&self) -> SystemTime {
+        let ms = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        if ms >= 0 {
+            SystemTime::now() + Duration::from_millis(ms as u64)
+        } else {
+            SystemTime::now() - Duration::from_millis(ms.unsigned_abs())
+        }
+    }
+}
+
+/// A clock that steps after a good check must not take over a lock another
+/// process still holds: the cached check is void once wall and monotonic
+/// time disagree, and the next acquire measures again (issue 14).
+#[test]
+fn a_clock_step_after_a_good_check_is_noticed_at_once() {
+    let name = db_name("clockstep");
+    let step = Arc::new(SteppedClock(std::sync::atomic::AtomicI64::new(0)));
+    let c = Client::with_clock(&uri(), step.clone()).unwrap();
+    let db = c.database(&name).unwrap();
+    let other = client();
+    let odb = other.database(&name).unwrap();
+    let holder = MongoLocker::new("res", &odb, opts(Duration::from_secs(5))).unwrap();
+    let stepped = MongoLocker::new("res", &db, opts(Duration::from_secs(5))).unwrap();
+    // A good check, cached for ten minutes.
+    stepped.acquire(nonblocking()).unwrap();
+    stepped.release(false).unwrap();
+    holder.acquire(nonblocking()).unwrap();
+    step.0.store(6_000, std::sync::atomic::Ordering::SeqCst);
+    // By the stepped clock the holder's lease (5 s) has ended: only the
+    // check stands between this locker and a second holder.
+    match stepped.acquire(nonblocking()) {
+        Err(Error::TimeOffset { offset, .. }) => assert!(offset > 5.0, "offset {offset}"),
+        other => panic!("a stepped clock took over a live lock: {other:?}"),
+    }
+    assert!(holder.owned().unwrap());
+}

@@ -34,7 +34,26 @@ const CHECK_VALID_FOR: Duration = Duration::from_secs(600);
 /// The latest clock measurement of one client.
 #[derive(Default)]
 pub(crate) struct ClockCheck {
-    last: Mutex<Option<(f64, Instant)>>,
+    last: Mutex<Option<Measured>>,
+}
+
+#[derive(Clone, Copy)]
+struct Measured {
+    offset: f64,
+    at: Instant,
+    wall: SystemTime,
+}
+
+impl Measured {
+    /// How far the wall clock moved apart from the monotonic one since the
+    /// measurement: a step (NTP, a VM migration, `date`) shows here.
+    fn drift(&self, now: SystemTime) -> f64 {
+        let wall = match now.duration_since(self.wall) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        };
+        (wall - self.at.elapsed().as_secs_f64()).abs()
+    }
 }
 
 /// The offset that `|server - local|` has to stay under, given the uncertainty
@@ -57,17 +76,25 @@ pub(crate) fn judge(offset: f64, max: f64) -> Result<()> {
 
 impl ClockCheck {
     /// Fails with `TimeOffset` when the client's clock is more than `max`
-    /// seconds off the server's; measures at most every ten minutes while good.
+    /// seconds off the server's; measures at most every ten minutes while
+    /// good, and again at once when the wall clock stepped since (moved
+    /// apart from the monotonic clock by more than a quarter of `max`): a
+    /// step after a good check would otherwise go unnoticed for ten minutes.
     pub(crate) fn verify(&self, client: &Client, max: f64, limit: Duration) -> Result<()> {
         let cached = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((off, at)) = cached {
-            if at.elapsed() < CHECK_VALID_FOR && off <= max {
+        if let Some(m) = cached {
+            let stepped = m.drift(client.clock().now()) > max / 4.0;
+            if m.at.elapsed() < CHECK_VALID_FOR && m.offset <= max && !stepped {
                 return Ok(());
             }
         }
-        let off = measure(client, limit)?;
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((off, Instant::now()));
-        judge(off, max)
+        let offset = measure(client, limit)?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Measured {
+            offset,
+            at: Instant::now(),
+            wall: client.clock().now(),
+        });
+        judge(offset, max)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod client;
 pub mod clock;
+mod collection_check;
 pub mod elector;
 pub mod error;
 mod identity;

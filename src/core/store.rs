@@ -15,6 +15,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::client::Database;
+use super::collection_check;
 use super::error::Result;
 use super::locker::GRACE;
 use super::log::log_at;
@@ -303,11 +304,24 @@ impl Store {
             return Ok(limit);
         }
         let end = Instant::now() + limit;
+        // Fail closed: a collection we could not check is checked again next time.
+        let refused = match collection_check::refusal(&self.db, &self.coll, limit) {
+            Ok(None) => None,
+            Ok(Some(why)) => Some(collection_check::refused(why)),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
+            self.db
+                .client()
+                .retry_first_use(self.db.name(), self.coll.name());
+            return Err(e);
+        }
+        let left = end.saturating_duration_since(Instant::now());
         let model = IndexModel::builder()
             .keys(doc! {"key": 1, "gen": -1})
             .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
             .build();
-        if let Err(e) = create_index(&self.db, &self.coll, model, limit) {
+        if let Err(e) = create_index(&self.db, &self.coll, model, left) {
             log_at!(
                 Warn,
                 "could not create index {INDEX_NAME} on {}: {e}",
