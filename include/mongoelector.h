@@ -48,10 +48,14 @@
 
 
 /**
- * The longest key: its documents must stay far below the server's 16 MiB
- * limit (the key is written twice, and into every `_id`).
+ * The shortest ttl a locker or elector accepts, in seconds.
  */
-#define MAX_KEY_BYTES (1 << 20)
+#define ME_MIN_TTL 0.1
+
+/**
+ * The longest key, in bytes (longer ones are refused up front).
+ */
+#define ME_MAX_KEY_BYTES (1 << 20)
 
 /**
  * The result of every fallible `me_*` call. Values are stable: never
@@ -1184,7 +1188,7 @@ void me_node_status_free(struct me_node_status *rec);
 void me_cluster_detail_free(struct me_cluster_detail *rec);
 
 /**
- * The library version, e.g. "0.1.0". A static string: never free it.
+ * The library version, e.g. "0.2.0". A static string: never free it.
  */
 const char *me_version(void);
 

@@ -18,7 +18,8 @@ pub enum Error {
         expires_in: Duration,
     },
     /// A blocking acquire ran out of time.
-    #[error("timeout reached, lock {} not acquired", shown(.0))]
+    /// The text says which lock and how long the call took.
+    #[error("timeout reached, lock {0}")]
     AcquireTimeout(String),
     /// The host clock differs from the server's by more than `maxoffset`.
     #[error("clock offset vs the server is too high: {offset:.3}s (maxoffset {max:.3}s)")]
@@ -42,6 +43,15 @@ pub enum Error {
 
 /// Shorthand used throughout the core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The timeout of an acquire of `key` that started at `started`.
+pub(crate) fn timed_out(key: &str, started: std::time::Instant) -> Error {
+    Error::AcquireTimeout(format!(
+        "{} not acquired after {:.2?}",
+        shown(key),
+        started.elapsed()
+    ))
+}
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())

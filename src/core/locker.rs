@@ -8,7 +8,7 @@ use mongodb::bson::DateTime;
 
 use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
-use super::error::{invalid, shown, Error, Result};
+use super::error::{invalid, shown, timed_out, Error, Result};
 use super::identity;
 use super::lease::{boot_at, boot_now, Ended, Lease};
 use super::log::log_at;
@@ -368,13 +368,21 @@ impl Locker {
     /// already holds renews it and returns at once.
     pub fn acquire(&self, opts: AcquireOptions) -> Result<()> {
         // A timeout beyond what Instant can represent is no deadline at all.
-        let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
-        self.call(opts.cancel.as_ref(), || self.acquire_until(&opts, deadline))
+        let started = Instant::now();
+        let deadline = opts.timeout.and_then(|t| started.checked_add(t));
+        self.call(opts.cancel.as_ref(), || {
+            self.acquire_until(&opts, started, deadline)
+        })
     }
 
-    fn acquire_until(&self, opts: &AcquireOptions, deadline: Option<Instant>) -> Result<()> {
+    fn acquire_until(
+        &self,
+        opts: &AcquireOptions,
+        started: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         // A database call cut short by the deadline is the caller's timeout.
-        let ran_out = self.ran_out(deadline);
+        let ran_out = self.ran_out(started, deadline);
         self.check_clock(deadline).map_err(&ran_out)?;
         let intent = Intent::Acquire {
             force: opts.force,
@@ -389,7 +397,7 @@ impl Locker {
                 Outcome::Held(_) => {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
-                        return Err(Error::AcquireTimeout(self.key.clone()));
+                        return Err(timed_out(&self.key, started));
                     }
                     let nap = deadline.map_or(opts.step, |d| opts.step.min(d - now));
                     cancel::sleep(nap.max(Duration::from_millis(1)))?;
@@ -411,7 +419,7 @@ impl Locker {
                         );
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Error::AcquireTimeout(self.key.clone()));
+                        return Err(timed_out(&self.key, started));
                     }
                     cancel::sleep(opts.step.max(Duration::from_millis(1)))?;
                 }
@@ -523,9 +531,11 @@ impl Locker {
     /// For bindings that expose the check as a seam of their own (the seed's
     /// `_verifytime`).
     pub fn verify_time(&self, opts: &AcquireOptions) -> Result<()> {
-        let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
+        let started = Instant::now();
+        let deadline = opts.timeout.and_then(|t| started.checked_add(t));
         self.call(opts.cancel.as_ref(), || {
-            self.verify_clock(deadline).map_err(self.ran_out(deadline))
+            self.verify_clock(deadline)
+                .map_err(self.ran_out(started, deadline))
         })
     }
 
@@ -779,11 +789,9 @@ impl Locker {
     }
 
     /// A database call cut short by an acquire's deadline is its timeout.
-    fn ran_out(&self, deadline: Option<Instant>) -> impl Fn(Error) -> Error + '_ {
+    fn ran_out(&self, started: Instant, deadline: Option<Instant>) -> impl Fn(Error) -> Error + '_ {
         move |e: Error| match (&e, deadline) {
-            (Error::Database(_), Some(d)) if Instant::now() >= d => {
-                Error::AcquireTimeout(self.key.clone())
-            }
+            (Error::Database(_), Some(d)) if Instant::now() >= d => timed_out(&self.key, started),
             _ => e,
         }
     }

@@ -35,7 +35,12 @@ pub enum me_status {
     ME_ERR_INTERNAL = 99,
 }
 
-/// The library version, e.g. "0.1.0". A static string: never free it.
+/// The shortest ttl a locker or elector accepts, in seconds.
+pub const ME_MIN_TTL: f64 = 0.1;
+/// The longest key, in bytes (longer ones are refused up front).
+pub const ME_MAX_KEY_BYTES: usize = 1 << 20;
+
+/// The library version, e.g. "0.2.0". A static string: never free it.
 #[no_mangle]
 pub extern "C" fn me_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
@@ -70,4 +75,14 @@ pub extern "C" fn me_status_name(status: c_int) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn me_last_error_message() -> *const c_char {
     boundary::last_error_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_abi_constants_are_the_cores() {
+        use crate::core::locker::{MAX_KEY_BYTES, MIN_TTL};
+        assert_eq!(super::ME_MIN_TTL, MIN_TTL.as_secs_f64());
+        assert_eq!(super::ME_MAX_KEY_BYTES, MAX_KEY_BYTES);
+    }
 }
