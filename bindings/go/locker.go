@@ -365,9 +365,8 @@ func (l *Locker) Held() bool {
 // Holding gives the context of this Locker's current holding, cancelled the
 // moment the holding ends (lease run out, takeover seen, Release, Close, or
 // the Locker freed by the garbage collector), and its fencing token. ok is
-// false when the holding is already over (ctx is then done) or the Locker
-// never held the lock (ctx done, fence 0). Calls for one holding give the
-// same context. Pass ctx to the work the lock protects, so that the work
+// false, ctx done and fence 0 when there is no live holding. Calls for one
+// holding give the same context. Pass ctx to the work the lock protects, so that the work
 // stops when the lock is no longer held:
 //
 //	if err := l.Acquire(ctx); err != nil { ... }
@@ -381,7 +380,10 @@ func (l *Locker) Holding() (ctx context.Context, fence int64, ok bool) {
 	tok := C.me_locker_lease_token(l.ptr, &f)
 	runtime.KeepAlive(l)
 	ctx, ok = l.holding.get(tok, int64(f))
-	return ctx, int64(f), ok
+	if !ok {
+		return ctx, 0, false
+	}
+	return ctx, int64(f), true
 }
 
 // Stats gives this Locker's counters (no round trip).
