@@ -76,28 +76,39 @@ type holding struct {
 	start, end int64
 }
 
-// A Go and a C process take turns on one key: the holds never overlap and
-// the fencing tokens grow in the order of the holds.
-func TestCrossLanguageContention(t *testing.T) {
-	cBin := cProgram(t, "contender")
-	goBin := goProgram(t, "contender")
+// contender is one contender process: its program and the arguments before
+// the common ones (URI DB KEY ITERATIONS HOLD_MS LOGFILE).
+type contender struct {
+	bin        string
+	flags      []string
+	iterations int
+	holdMS     int
+}
+
+// runContenders runs the contenders at once on one key, each bounded by
+// limit, and gives the holds they logged, checked: as many per language as
+// asked, never overlapping, fencing tokens growing in the order of the holds.
+func runContenders(t *testing.T, limit time.Duration, procs []contender, langs map[string]string) []holding {
+	t.Helper()
 	db := testDB(t)
 	logPath := filepath.Join(t.TempDir(), "holds.log")
-	const iterations, holdMS = 6, 60
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var cmds []*exec.Cmd
-	for _, bin := range []string{goBin, cBin} {
-		cmd := exec.CommandContext(ctx, bin, testURI, db, "shared", strconv.Itoa(iterations), strconv.Itoa(holdMS), logPath)
+	want := map[string]int{}
+	for _, p := range procs {
+		args := append(append([]string(nil), p.flags...), testURI, db, "shared", strconv.Itoa(p.iterations), strconv.Itoa(p.holdMS), logPath)
+		cmd := exec.CommandContext(ctx, p.bin, args...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		cmds = append(cmds, cmd)
+		want[langs[p.bin]] += p.iterations
 	}
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("contender %d (%s): %v", i, cmd.Path, err)
+			t.Fatalf("contender %d (%s %v): %v", i, cmd.Path, cmd.Args[1:], err)
 		}
 	}
 
@@ -116,8 +127,13 @@ func TestCrossLanguageContention(t *testing.T) {
 		holds = append(holds, h)
 		perLang[h.lang]++
 	}
-	if perLang["go"] != iterations || perLang["c"] != iterations || len(holds) != 2*iterations {
-		t.Fatalf("holds per language: %v (want %d each)", perLang, iterations)
+	for lang, n := range want {
+		if perLang[lang] != n {
+			t.Fatalf("holds per language: %v, want %v", perLang, want)
+		}
+	}
+	if len(perLang) != len(want) {
+		t.Fatalf("holds per language: %v, want %v", perLang, want)
 	}
 	sort.Slice(holds, func(i, j int) bool { return holds[i].start < holds[j].start })
 	for i := 1; i < len(holds); i++ {
@@ -129,6 +145,41 @@ func TestCrossLanguageContention(t *testing.T) {
 			t.Errorf("fence not increasing: %+v then %+v", prev, cur)
 		}
 	}
+	return holds
+}
+
+// A Go and a C process take turns on one key: the holds never overlap and
+// the fencing tokens grow in the order of the holds.
+func TestCrossLanguageContention(t *testing.T) {
+	cBin := cProgram(t, "contender")
+	goBin := goProgram(t, "contender")
+	const iterations, holdMS = 6, 60
+	runContenders(t, 3*time.Minute, []contender{{goBin, nil, iterations, holdMS}, {cBin, nil, iterations, holdMS}},
+		map[string]string{goBin: "go", cBin: "c"})
+}
+
+// A Go holder under AutoRenew, each hold longer than its ttl (1 s), against
+// seven C contenders (ttl 10 s, short holds): 8 processes, 200 holds in all,
+// never overlapping, fences growing; the Go holder checks that each of its
+// holdings stayed live (context, Held, fence) to its end.
+func TestCrossLanguageAutoRenew(t *testing.T) {
+	cBin := cProgram(t, "contender")
+	goBin := goProgram(t, "contender")
+	procs := []contender{{goBin, []string{"-autorenew", "-ttl", "1s", "-maxoffset", "100ms"}, 25, 1300}}
+	for i := 0; i < 7; i++ {
+		procs = append(procs, contender{cBin, nil, 25, 20})
+	}
+	holds := runContenders(t, 5*time.Minute, procs, map[string]string{goBin: "go", cBin: "c"})
+	var longest int64
+	for _, h := range holds {
+		if h.lang == "go" && h.end-h.start > longest {
+			longest = h.end - h.start
+		}
+	}
+	if time.Duration(longest) < time.Second {
+		t.Fatalf("the Go holds lasted at most %v, not beyond the ttl", time.Duration(longest))
+	}
+	t.Logf("%d holds, the longest Go hold %v", len(holds), time.Duration(longest))
 }
 
 type electorEvent struct {

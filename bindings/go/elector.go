@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"net/http"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -28,6 +29,17 @@ type ElectorOptions struct {
 	OnLeaderLoss func()
 	// OnLoop is called after each poll cycle.
 	OnLoop func()
+	// OnStartedLeading, as client-go's, is called on a goroutine of its own
+	// each time this elector becomes leader (right after OnLeader), with the
+	// term's context (see Term): it is cancelled the moment the term ends
+	// (lease run out, leadership taken, Release, Stop, Close), on time even
+	// when the database is unreachable. Do the leader's work in it and
+	// return when ctx is done. Run returns only after it has returned.
+	OnStartedLeading func(ctx context.Context)
+	// OnNewLeader is called on every elector, leader or not, when the
+	// group's leader changes as its polls read it (no extra round trip):
+	// with the new leader, or nil for none.
+	OnNewLeader func(leader *LeaderInfo)
 	// AppVersion is included in status reports.
 	AppVersion string
 	// NoStatusReport turns off writing this node's status to the database.
@@ -44,6 +56,11 @@ type ElectorOptions struct {
 // library deletes the handle through user_data_free when the elector is freed.
 type callbacks struct {
 	onLeader, onLeaderLoss, onLoop func()
+	onStartedLeading               func(context.Context)
+	onNewLeader                    func(*LeaderInfo)
+	ptr                            *C.me_elector // set before any callback can run
+	term                           *lossContexts // the terms' contexts
+	leading                        goroutines    // OnStartedLeading calls running
 }
 
 // Elector runs a leader election among all electors of one key in a database.
@@ -54,6 +71,7 @@ type callbacks struct {
 // releases: its leadership lapses by the ttl.
 type Elector struct {
 	ptr  *C.me_elector
+	cbs  *callbacks
 	key  string
 	uuid string
 	host string
@@ -83,7 +101,7 @@ func (e *Elector) unpin() {
 func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, error) {
 	var o C.me_elector_options
 	C.me_elector_options_init(&o)
-	cbs := &callbacks{}
+	cbs := &callbacks{term: new(lossContexts)}
 	if opts != nil {
 		if opts.TTL != 0 {
 			o.ttl = C.double(opts.TTL.Seconds())
@@ -100,8 +118,12 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 			o.report_status = false
 		}
 		cbs.onLeader, cbs.onLeaderLoss, cbs.onLoop = opts.OnLeader, opts.OnLeaderLoss, opts.OnLoop
+		cbs.onStartedLeading, cbs.onNewLeader = opts.OnStartedLeading, opts.OnNewLeader
 	}
-	if cbs.onLeader != nil {
+	if cbs.onNewLeader != nil {
+		o.on_new_leader = C.me_leader_callback(C.me_go_on_new_leader)
+	}
+	if cbs.onLeader != nil || cbs.onStartedLeading != nil {
 		o.on_leader = C.me_callback(C.me_go_on_leader)
 	}
 	if cbs.onLeaderLoss != nil {
@@ -131,9 +153,11 @@ func (c *Client) NewElector(db, key string, opts *ElectorOptions) (*Elector, err
 		h.Delete() // no elector: user_data_free is never called
 		return nil, err
 	}
+	cbs.ptr = p
 	lk := C.me_elector_locker(p)
 	e := &Elector{
 		ptr:  p,
+		cbs:  cbs,
 		key:  C.GoString(C.me_elector_key(p)),
 		uuid: C.GoString(C.me_locker_uuid(lk)),
 		host: C.GoString(C.me_locker_host(lk)),
@@ -192,7 +216,7 @@ func (e *Elector) Start() error {
 // ctx is done, Stop is called (from a callback or another goroutine) or the
 // Elector is closed. It returns nil when stopped, whatever the reason; when
 // ctx ends it, leadership is released (and OnLeaderLoss has run) before it
-// returns.
+// returns. It returns only after every OnStartedLeading call has returned.
 func (e *Elector) Run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Code: CodeCancelled, Op: "elector run", Message: "not started", Context: err}
@@ -220,13 +244,16 @@ func (e *Elector) Run(ctx context.Context) error {
 	if !stop() {
 		<-stopped
 	}
+	e.cbs.leading.wait()
 	return err
 }
 
 // Stop stops the elector and releases leadership (OnLeaderLoss fires if it
 // led). From another goroutine it waits for the elector thread to end; from a
 // callback it only asks the thread to stop. Stopping a stopped elector only
-// releases.
+// releases. It ends the term, so the term's context is cancelled, but it
+// does not wait for OnStartedLeading to return (it may be called from it):
+// Run does.
 func (e *Elector) Stop() error {
 	err := e.call("elector stop", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
 		return C.me_elector_stop(p, cerr)
@@ -347,4 +374,84 @@ func (e *Elector) ClusterDetail(ctx context.Context) (*ClusterDetail, error) {
 	}
 	defer C.me_cluster_detail_free(rec)
 	return clusterDetailOf(rec), nil
+}
+
+// Term gives the context of this elector's current term as leader, cancelled
+// the moment the term ends (lease run out, leadership taken, Release, Stop,
+// Close, or the Elector freed by the garbage collector), on time even while
+// a callback holds the elector's thread, and the term's fencing token. ok is
+// false when it does not lead (ctx is then done). Calls for one term give the
+// same context, the one OnStartedLeading gets. No goroutine outlives the
+// term.
+func (e *Elector) Term() (ctx context.Context, fence int64, ok bool) {
+	maybeGC()
+	var f C.int64_t
+	tok := C.me_elector_term_token(e.ptr, &f)
+	runtime.KeepAlive(e)
+	ctx, ok = e.cbs.term.get(tok, int64(f))
+	if !ok {
+		return ctx, 0, false
+	}
+	return ctx, int64(f), true
+}
+
+// Leader gives the group's leader as this elector last observed it, from
+// memory (no round trip): leader is nil when the lock was free; observed is
+// when it was seen; ok is false before the first observation.
+func (e *Elector) Leader() (leader *LeaderInfo, observed time.Time, ok bool) {
+	maybeGC()
+	var rec *C.me_leader_info
+	var ms C.int64_t
+	var cerr *C.me_error
+	st := C.me_elector_leader(e.ptr, &rec, &ms, &cerr)
+	runtime.KeepAlive(e)
+	if takeError("elector leader", st, cerr, nil) != nil || ms == 0 {
+		return nil, time.Time{}, false
+	}
+	if rec != nil {
+		leader = leaderInfoOf(rec)
+		C.me_leader_info_free(rec)
+	}
+	return leader, msTime(ms), true
+}
+
+// Healthy is a health check for probes, from memory (no round trip): false
+// when this elector believes it leads but its last renewal is older than
+// tolerance (<= 0: its lease), when its polls have not succeeded for two poll
+// intervals, or when it does not run. reason says why: "leading",
+// "following", "renewal overdue", "polls failing or stuck", "not running".
+func (e *Elector) Healthy(tolerance time.Duration) (ok bool, reason string) {
+	maybeGC()
+	var r *C.char
+	ok = bool(C.me_elector_healthy(e.ptr, C.double(tolerance.Seconds()), &r))
+	runtime.KeepAlive(e)
+	return ok, C.GoString(r) // a static string
+}
+
+// Stats gives this elector's counters: its lock's, plus leader transitions
+// (no round trip).
+func (e *Elector) Stats() Stats {
+	maybeGC()
+	var s C.me_stats
+	C.me_elector_stats(e.ptr, &s)
+	runtime.KeepAlive(e)
+	return statsOf(&s)
+}
+
+// HealthHandler is an http.Handler answering e.Healthy(tolerance): status 200
+// with "ok: <reason>" or 503 with "unhealthy: <reason>" (text/plain), for
+// liveness or readiness probes.
+func HealthHandler(e *Elector, tolerance time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		ok, reason := e.Healthy(tolerance)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if ok {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("ok: " + reason))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unhealthy: " + reason))
+	})
 }

@@ -1,21 +1,23 @@
 package mongoelector
 
 /*
-#include "mongoelector.h"
+#include "callbacks.h"
 */
 import "C"
 
 import (
 	"context"
 	"runtime"
+	"runtime/cgo"
 	"time"
 	"unsafe"
 )
 
 // LockerOptions configure a Locker. A zero field keeps the library's default
 // (me_locker_options_init: collection "mongolocker", ttl 600 s, clock check
-// on, max offset 0.5 s). Values are passed through: the library rejects bad
-// ones with ErrInvalidArgument.
+// on, max offset 0.5 s, no auto-renewal). Values are passed through: the
+// library rejects bad ones with ErrInvalidArgument (a ttl under 100 ms, an
+// AutoRenew ttl not above twice MaxOffset, ...).
 type LockerOptions struct {
 	// Collection holding the lock documents.
 	Collection string
@@ -26,6 +28,18 @@ type LockerOptions struct {
 	NoTimeParanoid bool
 	// MaxOffset is the largest clock offset the check accepts.
 	MaxOffset time.Duration
+	// AutoRenew renews a holding every ttl/4 in the background (on the
+	// library's threads) until Release or Close. If renewals fail until the
+	// lease ends by this Locker's clock (ttl minus twice MaxOffset, counted
+	// from before the write was sent), the holding is lost: Held turns
+	// false, the holding's context (Holding) is cancelled and OnLost runs,
+	// on time even when the database is unreachable.
+	AutoRenew bool
+	// OnLost is called when a holding ends without Release or Close: its
+	// lease ran out unrenewed, or a read or renewal found another holder.
+	// Once per holding, on a library thread (not a goroutine of yours); a
+	// panic in it is recovered and logged.
+	OnLost func()
 }
 
 // Locker is a distributed lock on one key. There is no nesting: acquiring a
@@ -36,12 +50,13 @@ type LockerOptions struct {
 // the garbage collector, which never releases: a held lock then stays held
 // until its ttl.
 type Locker struct {
-	ptr  *C.me_locker
-	view *Elector // for an elector's read-only lock: keeps the elector alive
-	key  string
-	uuid string
-	host string
-	pid  int64
+	ptr     *C.me_locker
+	holding *lossContexts
+	view    *Elector // for an elector's read-only lock: keeps the elector alive
+	key     string
+	uuid    string
+	host    string
+	pid     int64
 }
 
 // NewLocker makes a locker for key in database db. It sends nothing: the
@@ -67,6 +82,15 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 		if opts.MaxOffset != 0 {
 			o.maxoffset = C.double(opts.MaxOffset.Seconds())
 		}
+		if opts.AutoRenew {
+			o.auto_renew = true
+		}
+	}
+	var h cgo.Handle
+	if opts != nil && opts.OnLost != nil {
+		h = cgo.NewHandle(lockerCallbacks{onLost: opts.OnLost})
+		o.on_lost = C.me_callback(C.me_go_on_lost)
+		C.me_go_locker_options_set_handle(&o, C.uintptr_t(h))
 	}
 	cdb, err := cString("database name", db)
 	if err != nil {
@@ -84,6 +108,9 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 		return takeError("locker new", C.me_locker_new(cp, cdb, ckey, &o, &p, &cerr), cerr, nil)
 	})
 	if err != nil {
+		if h != 0 {
+			h.Delete() // no locker: user_data_free is never called
+		}
 		return nil, err
 	}
 	l := wrapLocker(p, nil)
@@ -93,12 +120,13 @@ func (c *Client) NewLocker(db, key string, opts *LockerOptions) (*Locker, error)
 
 func wrapLocker(p *C.me_locker, view *Elector) *Locker {
 	return &Locker{
-		ptr:  p,
-		view: view,
-		key:  C.GoString(C.me_locker_key(p)),
-		uuid: C.GoString(C.me_locker_uuid(p)),
-		host: C.GoString(C.me_locker_host(p)),
-		pid:  int64(C.me_locker_pid(p)),
+		ptr:     p,
+		holding: new(lossContexts),
+		view:    view,
+		key:     C.GoString(C.me_locker_key(p)),
+		uuid:    C.GoString(C.me_locker_uuid(p)),
+		host:    C.GoString(C.me_locker_host(p)),
+		pid:     int64(C.me_locker_pid(p)),
 	}
 }
 
@@ -322,4 +350,47 @@ func (l *Locker) Status(ctx context.Context) (*LockStatus, error) {
 	defer C.me_lock_status_free(rec)
 	st := lockStatusOf(rec)
 	return &st, nil
+}
+
+// Held reports whether this Locker holds the lock by its own clock, without a
+// round trip: its latest holding's lease (ttl minus twice MaxOffset, from
+// before the write was sent) has not run out, and it was not released, lost
+// or seen taken over. For hot paths; Owned asks the server.
+func (l *Locker) Held() bool {
+	maybeGC()
+	defer runtime.KeepAlive(l)
+	return bool(C.me_locker_held(l.ptr))
+}
+
+// Holding gives the context of this Locker's current holding, cancelled the
+// moment the holding ends (lease run out, takeover seen, Release, Close, or
+// the Locker freed by the garbage collector), and its fencing token. ok is
+// false, ctx done and fence 0 when there is no live holding. Calls for one
+// holding give the same context. Pass ctx to the work the lock protects, so that the work
+// stops when the lock is no longer held:
+//
+//	if err := l.Acquire(ctx); err != nil { ... }
+//	hctx, fence, ok := l.Holding()
+//	if ok { err = job(hctx, fence) } // job returns when hctx is done
+//
+// No goroutine outlives the holding: the one that watches it ends with it.
+func (l *Locker) Holding() (ctx context.Context, fence int64, ok bool) {
+	maybeGC()
+	var f C.int64_t
+	tok := C.me_locker_lease_token(l.ptr, &f)
+	runtime.KeepAlive(l)
+	ctx, ok = l.holding.get(tok, int64(f))
+	if !ok {
+		return ctx, 0, false
+	}
+	return ctx, int64(f), true
+}
+
+// Stats gives this Locker's counters (no round trip).
+func (l *Locker) Stats() Stats {
+	maybeGC()
+	var s C.me_stats
+	C.me_locker_stats(l.ptr, &s)
+	runtime.KeepAlive(l)
+	return statsOf(&s)
 }

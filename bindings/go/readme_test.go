@@ -14,8 +14,8 @@ func TestReadmePrograms(t *testing.T) {
 	data, err := os.ReadFile("README.md")
 	must(t, err)
 	blocks := strings.Split(string(data), "```go\n")[1:]
-	if len(blocks) < 2 {
-		t.Fatalf("README.md has %d Go blocks, want the lock and the election programs", len(blocks))
+	if len(blocks) < 4 {
+		t.Fatalf("README.md has %d Go blocks, want the lock, long job, election and leading-work programs", len(blocks))
 	}
 	here, err := filepath.Abs(".")
 	must(t, err)
@@ -44,7 +44,12 @@ func TestReadmePrograms(t *testing.T) {
 			t.Fatalf("README Go block %d failed: %v\n%s", i, err, out)
 		}
 		t.Logf("README Go block %d output:\n%s", i, out)
-		want := [][]string{{"holding the lock, fencing token "}, {"I am the leader now", "leader: true", "no longer the leader"}}
+		want := [][]string{
+			{"holding the lock, fencing token "},
+			{"job done with fence ", "still held: true"},
+			{"I am the leader now", "leader: true", "no longer the leader"},
+			{"leading, term ", "the leader is pid ", "health: 200 ok: leading", "term over, work stopped", "stats: {Acquisitions:1 "},
+		}
 		if i < len(want) {
 			for _, w := range want[i] {
 				if !strings.Contains(string(out), w) {

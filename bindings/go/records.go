@@ -133,8 +133,41 @@ func clusterDetailOf(r *C.me_cluster_detail) *ClusterDetail {
 		}
 	}
 	if r.has_leader {
-		l := &r.leader
-		d.Leader = &LeaderInfo{Host: C.GoString(l.host), PID: int64(l.process_id), UUID: C.GoString(l.uuid), Fence: int64(l.fence)}
+		d.Leader = leaderInfoOf(&r.leader)
 	}
 	return d
+}
+
+// Stats are the counters of a Locker or an Elector (me_stats), read from
+// memory.
+type Stats struct {
+	Acquisitions      uint64        // holdings won (an elector's: terms)
+	Renewals          uint64        // renewals written
+	FailedRenewals    uint64        // renewals that failed (database error, lock no longer ours)
+	Losses            uint64        // holdings or terms that ended without a release
+	TakeoversSeen     uint64        // of those, ended because another holder was seen
+	LeaderTransitions uint64        // times an elector became or stopped being leader
+	RoundTrips        uint64        // database round trips of the lock
+	LastRoundTrip     time.Duration // the latest round trip's duration
+	MaxRoundTrip      time.Duration // the longest round trip
+	LeaseLeft         time.Duration // time left on the current lease by the holder's clock; 0 when none
+}
+
+func statsOf(s *C.me_stats) Stats {
+	return Stats{
+		Acquisitions:      uint64(s.acquisitions),
+		Renewals:          uint64(s.renewals),
+		FailedRenewals:    uint64(s.failed_renewals),
+		Losses:            uint64(s.losses),
+		TakeoversSeen:     uint64(s.takeovers_seen),
+		LeaderTransitions: uint64(s.leader_transitions),
+		RoundTrips:        uint64(s.round_trips),
+		LastRoundTrip:     seconds(float64(s.last_round_trip)),
+		MaxRoundTrip:      seconds(float64(s.max_round_trip)),
+		LeaseLeft:         seconds(float64(s.lease_left)),
+	}
+}
+
+func leaderInfoOf(l *C.me_leader_info) *LeaderInfo {
+	return &LeaderInfo{Host: C.GoString(l.host), PID: int64(l.process_id), UUID: C.GoString(l.uuid), Fence: int64(l.fence)}
 }

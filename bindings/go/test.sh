@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Go binding suite: gofmt check, go vet, go test -race against the test server,
-# a short run with forced GCs (-tags mongoelector_debug) and a build through
-# pkg-config (-tags mongoelector_pkgconfig).
+# a short run with forced GCs (-tags mongoelector_debug), the promexport module's
+# tests and a build through pkg-config (-tags mongoelector_pkgconfig).
 # Uses MONGOELECTOR_TEST_URI when set (make test); otherwise starts its own server.
 set -euo pipefail
 
@@ -71,7 +71,10 @@ go test -race -count=1 -timeout 15m ./...
 
 echo "== go test -tags mongoelector_debug (a GC before every C call)"
 go test -race -count=1 -timeout 10m -tags mongoelector_debug \
-  -run 'TestLockerMethods|TestAcquireContext|TestClose|TestConcurrentUseAndClose|TestLockerFinalizer|TestTemporaryLockers|TestLockerRecordsAgainstServer|TestElectorRecordsAgainstServer|TestElectorPollAndStatus|TestElectorStopFromCallback|TestElectorCloseDuringCallback|TestElectorCloseFromCallback|TestBadInputAndMisuse|Example' .
+  -run 'TestLockerMethods|TestAcquireContext|TestClose|TestConcurrentUseAndClose|TestLockerFinalizer|TestTemporaryLockers|TestLockerRecordsAgainstServer|TestElectorRecordsAgainstServer|TestElectorPollAndStatus|TestElectorStopFromCallback|TestElectorCloseDuringCallback|TestElectorCloseFromCallback|TestBadInputAndMisuse|TestHoldingContextGoroutines|TestLockerStats|TestAutoRenewTakeover|TestElectorRunLeadershipContext|TestHealthHandlerAndElectorStats|TestOnNewLeader|Example' .
+
+echo "== promexport (a module of its own: the Prometheus collector)"
+(cd promexport && go vet ./... && go test -race -count=1 -timeout 5m ./...)
 
 echo "== build and test through pkg-config (-tags mongoelector_pkgconfig)"
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
