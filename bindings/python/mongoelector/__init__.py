@@ -12,7 +12,8 @@ import logging as _logging
 
 from . import _ffi
 from . import elector as _elector_module
-from .elector import MongoLeaderElector
+from ._lease import LeaseEvent
+from .elector import MongoLeaderElector, health
 from .errors import (
     AcquireTimeout,
     CancelledError,
@@ -42,6 +43,8 @@ __all__ = [
     "ClosedError",
     "CancelledError",
     "InternalError",
+    "LeaseEvent",
+    "health",
     "native_version",
     "library_path",
     "set_log_level",
