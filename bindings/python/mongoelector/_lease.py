@@ -50,12 +50,18 @@ class Watch:
         self._stop = threading.Event()
 
     def current(self, get_token: Callable[[Any], int | None]) -> LeaseEvent:
-        """The event of the holding get_token(byref(fence)) names; an already set
-        one when there is none (never held, not leading)."""
+        """The event of the holding get_token(byref(fence)) names. Without one (the
+        holding ended, the term is over), the latest holding's event, set; an
+        already set one with fence 0 when there was none."""
         fence = c_int64()
         tok = get_token(byref(fence))
         if not tok:
-            return _ended()
+            with self._lock:
+                ev = self._event
+            if ev is None:
+                return _ended()
+            ev.set()  # ended: its waiter may not have seen it yet
+            return ev
         with self._lock:
             ev = self._event
             if ev is not None and ev.fence == fence.value:

@@ -252,8 +252,8 @@ class MongoLeaderElector:
         """A threading.Event set the moment the current term ends (lease run out,
         taken over, released, stopped, closed), on time even while a callback
         holds the elector's thread. Its `fence` is the term's fencing token.
-        Take it while leading (e.g. in on_leader); when not leading it is an
-        event already set (fence 0)."""
+        Take it while leading (e.g. in on_leader); when not leading it is the
+        latest term's event taken (set), or an event already set with fence 0."""
         return self._watch.current(lambda fence: _lib.me_elector_term_token(self._h.ptr, fence))
 
     @property

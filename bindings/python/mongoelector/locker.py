@@ -221,8 +221,9 @@ class MongoLocker:
     def lost(self) -> LeaseEvent:
         """A threading.Event set the moment the current holding ends: its lease ran
         out unrenewed, another holder was seen, or it was released or closed. Its
-        `fence` is that holding's fencing token. Take it after acquire(): before the
-        first acquisition it is an event already set (fence 0)."""
+        `fence` is that holding's fencing token. Take it after acquire(): once the
+        holding has ended it is that holding's event (set), and before the first
+        acquisition an event already set with fence 0."""
         return self._watch.current(lambda fence: _lib.me_locker_lease_token(self._h.ptr, fence))
 
     @property
