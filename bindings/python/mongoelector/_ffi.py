@@ -26,6 +26,9 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = ["lib", "library_path", "ME_CALLBACK", "ME_LEADER_CALLBACK", "ME_LOG_CALLBACK"]
 
@@ -313,10 +316,17 @@ if _missing:
 del _name, _res, _args, _missing
 
 
+def immortal(callback: _T) -> _T:
+    """A ctypes callback kept alive to the end of the process, module teardown
+    included: native threads may call it as late as that."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(callback))
+    return callback
+
+
 def version() -> str:
     """The native library's version, e.g. "0.2.0"."""
-    return lib.me_version().decode()
+    return str(lib.me_version().decode())
 
 
 def status_name(status: int) -> str:
-    return lib.me_status_name(status).decode()
+    return str(lib.me_status_name(status).decode())

@@ -98,7 +98,7 @@ def _wait(tok: int, ev: LeaseEvent, stop: threading.Event) -> None:
         _lib.me_cancel_free(tok)
 
 
-STATS_FIELDS = tuple(name for name, _ in _ffi.me_stats._fields_)
+STATS_FIELDS = tuple(f[0] for f in _ffi.me_stats._fields_)
 
 
 def stats_dict(fill: Callable[[Any], bool]) -> dict[str, int | float]:

@@ -7,7 +7,7 @@ import logging
 import threading
 from ctypes import POINTER, byref, c_bool, c_char_p, c_int64, c_void_p
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from . import _ffi, _util
 from ._client import client_for, resolve_db
@@ -63,7 +63,7 @@ def _leader_dict(li: _ffi.me_leader_info) -> dict[str, Any]:
     return {"host": text(li.host), "process_id": int(li.process_id), "uuid": text(li.uuid), "fence": int(li.fence)}
 
 
-def _active() -> set:
+def _active() -> set[int]:
     """Tokens of the electors whose callback runs on this thread."""
     s = getattr(_tls, "active", None)
     if s is None:
@@ -92,23 +92,7 @@ def _dispatch(user_data: int | None, which: str, *args: object) -> None:
         pass
 
 
-@_ffi.ME_CALLBACK
-def _on_leader_trampoline(user_data):
-    _dispatch(user_data, "on_leader")
-
-
-@_ffi.ME_CALLBACK
-def _on_leader_loss_trampoline(user_data):
-    _dispatch(user_data, "on_leader_loss")
-
-
-@_ffi.ME_CALLBACK
-def _on_loop_trampoline(user_data):
-    _dispatch(user_data, "on_loop")
-
-
-@_ffi.ME_LEADER_CALLBACK
-def _on_new_leader_trampoline(user_data, leader):
+def _on_new_leader(user_data: int | None, leader: Any) -> None:
     # The record is borrowed for the call: copied into a dict before anything else.
     try:
         arg = _leader_dict(leader.contents) if leader else None
@@ -117,9 +101,18 @@ def _on_new_leader_trampoline(user_data, leader):
     _dispatch(user_data, "on_new_leader", arg)
 
 
-@_ffi.ME_CALLBACK
-def _user_data_free_trampoline(user_data):
-    _registry.pop(int(user_data or 0), None)
+def _user_data_free(user_data: int | None) -> None:
+    try:
+        _registry.pop(int(user_data or 0), None)
+    except BaseException:  # pragma: no cover - e.g. interpreter shutdown
+        pass
+
+
+_on_leader_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_leader")))
+_on_leader_loss_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_leader_loss")))
+_on_loop_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_loop")))
+_on_new_leader_trampoline = _ffi.immortal(_ffi.ME_LEADER_CALLBACK(_on_new_leader))
+_user_data_free_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_user_data_free))
 
 
 # Running electors are kept alive, as the seed's elector thread kept its
@@ -127,7 +120,7 @@ def _user_data_free_trampoline(user_data):
 # from its own callback stays until its thread is done (the next _prune),
 # so that its last reference never goes, and me_elector_free never runs, on
 # its own thread.
-_live: set = set()
+_live: set["MongoLeaderElector"] = set()
 
 
 def _prune() -> None:
@@ -410,7 +403,7 @@ class MongoLeaderElector:
         self.start()
         return self
 
-    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> Literal[False]:
         self.stop()
         return False
 

@@ -8,7 +8,7 @@ import threading
 import time
 from ctypes import POINTER, byref, c_bool, c_int64, c_void_p
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from . import _ffi
 from ._client import client_for, resolve_db
@@ -41,8 +41,7 @@ _lost_registry: dict[int, Callable[[], object] | None] = {}
 _lost_ids = itertools.count(1)
 
 
-@_ffi.ME_CALLBACK
-def _on_lost_trampoline(user_data: int | None) -> None:
+def _on_lost(user_data: int | None) -> None:
     try:
         fn = _lost_registry.get(int(user_data or 0))
         if fn is not None:
@@ -54,12 +53,18 @@ def _on_lost_trampoline(user_data: int | None) -> None:
             pass
 
 
-@_ffi.ME_CALLBACK
-def _lost_free_trampoline(user_data: int | None) -> None:
-    _lost_registry.pop(int(user_data or 0), None)
+def _lost_free(user_data: int | None) -> None:
+    try:
+        _lost_registry.pop(int(user_data or 0), None)
+    except BaseException:  # pragma: no cover - e.g. interpreter shutdown
+        pass
 
 
-def _lock_status(r: _ffi.me_lock_status, key: str, ttl: float, db: Database) -> dict[str, Any]:
+_on_lost_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_on_lost))
+_lost_free_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_lost_free))
+
+
+def _lock_status(r: _ffi.me_lock_status, key: str | None, ttl: float, db: Database) -> dict[str, Any]:
     """A me_lock_status as the seed's MongoLocker.status dict (plus fence)."""
     owned = bool(r.lock_owned)
     return {
@@ -97,6 +102,8 @@ class MongoLocker:
     ends every call waiting on it; garbage collection never releases it (a
     lock held by a collected locker lasts until its ttl, as in the seed).
     """
+
+    _owner: Native | None = None  # the elector's handle, for its mlock view
 
     def __init__(
         self,
@@ -410,7 +417,7 @@ class MongoLocker:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> Literal[False]:
         self.release()
         return False
 
