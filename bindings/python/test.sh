@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Python binding's tests against MONGOELECTOR_TEST_URI (set by `make test`), in place
 # on target/release, then the packaging test (test_packaging.sh) on a pip-built wheel.
-# Installs pytest and pymongo with pip when they are missing. The library must be built.
+# Installs pytest, pymongo, prometheus_client and mypy with pip when they are missing. The library must be built.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +24,11 @@ fi
 if ! "$py" -c 'import pytest, pymongo' 2>/dev/null; then
   echo "installing pytest and pymongo..." >&2
   "$py" -m pip install --quiet 'pytest>=7' 'pymongo>=4.13,<5.0'
+fi
+# The Prometheus collector's test and the README's typing test (mypy --strict).
+if ! "$py" -c 'import prometheus_client, mypy' 2>/dev/null; then
+  echo "installing prometheus_client and mypy..." >&2
+  "$py" -m pip install --quiet 'prometheus_client>=0.17' 'mypy>=1.10'
 fi
 
 (cd "$here" && "$py" -m pytest -q -p no:cacheprovider tests "$@")

@@ -12,7 +12,8 @@ import logging as _logging
 
 from . import _ffi
 from . import elector as _elector_module
-from .elector import MongoLeaderElector
+from ._lease import LeaseEvent
+from .elector import MongoLeaderElector, health
 from .errors import (
     AcquireTimeout,
     CancelledError,
@@ -42,6 +43,8 @@ __all__ = [
     "ClosedError",
     "CancelledError",
     "InternalError",
+    "LeaseEvent",
+    "health",
     "native_version",
     "library_path",
     "set_log_level",
@@ -62,14 +65,16 @@ _log = _logging.getLogger("mongoelector")
 _LEVELS = {1: _logging.ERROR, 2: _logging.WARNING, 3: _logging.INFO, 4: _logging.DEBUG, 5: 5}
 
 
-@_ffi.ME_LOG_CALLBACK
-def _log_trampoline(_user_data, level, message):
+def _log_message(_user_data: int | None, level: int, message: bytes | None) -> None:
     # Called from any native thread; must not call me_* functions.
     try:
         text = message.decode("utf-8", "replace") if message else ""
         _log.log(_LEVELS.get(level, _logging.DEBUG), "%s", text)
     except BaseException:
         pass
+
+
+_log_trampoline = _ffi.immortal(_ffi.ME_LOG_CALLBACK(_log_message))
 
 
 def _native_level(level: int) -> int:

@@ -5,6 +5,8 @@ and the other options the native driver understands); one native client
 
 from __future__ import annotations
 
+from typing import Any
+
 import ctypes
 import logging
 import sys
@@ -42,13 +44,13 @@ def client_for(uri: str) -> Client:
         return c
 
 
-def _pymongo_database_type():
+def _pymongo_database_type() -> Any:
     # A pymongo Database exists only if pymongo was imported: no import here.
     mod = sys.modules.get("pymongo.synchronous.database") or sys.modules.get("pymongo.database")
     return getattr(mod, "Database", None) if mod else None
 
 
-def resolve_db(db) -> tuple[str, str]:
+def resolve_db(db: Any) -> tuple[str, str]:
     """(uri, db_name) for the `db` argument; TypeError for anything else."""
     if isinstance(db, tuple) and len(db) == 2 and all(isinstance(x, str) for x in db):
         return db[0], db[1]
@@ -115,7 +117,7 @@ def _q(s: str) -> str:
     return quote(str(s), safe="")
 
 
-def _value(kind: str, v) -> str | None:
+def _value(kind: str, v: Any) -> str | None:
     if v is None:
         return None
     if kind == "bool":
@@ -131,14 +133,14 @@ def _value(kind: str, v) -> str | None:
     return _q(v)
 
 
-def _host(host: str, port) -> str:
+def _host(host: str, port: Any) -> str:
     if host.endswith(".sock"):
         return _q(host)
     h = f"[{host}]" if ":" in host else host
     return f"{h}:{port}" if port else h
 
 
-def uri_from_pymongo(client) -> str:
+def uri_from_pymongo(client: Any) -> str:
     """A MongoDB URI equivalent to a pymongo MongoClient's settings.
 
     Reads pymongo's parsed settings (seeds, credentials, validated options).

@@ -22,11 +22,15 @@ from ctypes import (
     c_int,
     c_int64,
     c_size_t,
+    c_uint64,
     c_void_p,
 )
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["lib", "library_path", "ME_CALLBACK", "ME_LOG_CALLBACK"]
+_T = TypeVar("_T")
+
+__all__ = ["lib", "library_path", "ME_CALLBACK", "ME_LEADER_CALLBACK", "ME_LOG_CALLBACK"]
 
 # me_status values (explicit, never renumbered).
 ME_OK = 0
@@ -106,6 +110,10 @@ class me_locker_options(Structure):
         ("ttl", c_double),
         ("timeparanoid", c_bool),
         ("maxoffset", c_double),
+        ("auto_renew", c_bool),
+        ("on_lost", ME_CALLBACK),
+        ("user_data", c_void_p),
+        ("user_data_free", ME_CALLBACK),
     ]
 
 
@@ -120,6 +128,18 @@ class me_acquire_options(Structure):
     ]
 
 
+class me_leader_info(Structure):
+    _fields_ = [
+        ("host", c_char_p),
+        ("process_id", c_int64),
+        ("uuid", c_char_p),
+        ("fence", c_int64),
+    ]
+
+
+ME_LEADER_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(me_leader_info))
+
+
 class me_elector_options(Structure):
     _fields_ = [
         ("ttl", c_double),
@@ -130,6 +150,7 @@ class me_elector_options(Structure):
         ("user_data_free", ME_CALLBACK),
         ("app_version", c_char_p),
         ("report_status", c_bool),
+        ("on_new_leader", ME_LEADER_CALLBACK),
     ]
 
 
@@ -174,12 +195,18 @@ class me_node_status(Structure):
     ]
 
 
-class me_leader_info(Structure):
+class me_stats(Structure):
     _fields_ = [
-        ("host", c_char_p),
-        ("process_id", c_int64),
-        ("uuid", c_char_p),
-        ("fence", c_int64),
+        ("acquisitions", c_uint64),
+        ("renewals", c_uint64),
+        ("failed_renewals", c_uint64),
+        ("losses", c_uint64),
+        ("takeovers_seen", c_uint64),
+        ("leader_transitions", c_uint64),
+        ("round_trips", c_uint64),
+        ("last_round_trip", c_double),
+        ("max_round_trip", c_double),
+        ("lease_left", c_double),
     ]
 
 
@@ -229,6 +256,10 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_elector_node_status": (_S, [_H, _H, POINTER(POINTER(me_node_status)), _E]),
     "me_elector_cluster_detail": (_S, [_H, _H, POINTER(POINTER(me_cluster_detail)), _E]),
     "me_elector_close": (_S, [_H, _E]),
+    "me_elector_term_token": (_H, [_H, POINTER(c_int64)]),
+    "me_elector_leader": (_S, [_H, POINTER(POINTER(me_leader_info)), POINTER(c_int64), _E]),
+    "me_elector_healthy": (c_bool, [_H, c_double, POINTER(c_char_p)]),
+    "me_elector_stats": (c_bool, [_H, POINTER(me_stats)]),
     "me_elector_free": (None, [_H]),
     "me_locker_options_init": (None, [POINTER(me_locker_options)]),
     "me_acquire_options_init": (None, [POINTER(me_acquire_options)]),
@@ -242,6 +273,9 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_locker_status": (_S, [_H, _H, POINTER(POINTER(me_lock_status)), _E]),
     "me_locker_close": (_S, [_H, _E]),
     "me_locker_free": (None, [_H]),
+    "me_locker_held": (c_bool, [_H]),
+    "me_locker_lease_token": (_H, [_H, POINTER(c_int64)]),
+    "me_locker_stats": (c_bool, [_H, POINTER(me_stats)]),
     "me_locker_key": (c_char_p, [_H]),
     "me_locker_uuid": (c_char_p, [_H]),
     "me_locker_host": (c_char_p, [_H]),
@@ -259,6 +293,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_lock_status_free": (None, [POINTER(me_lock_status)]),
     "me_node_status_free": (None, [POINTER(me_node_status)]),
     "me_cluster_detail_free": (None, [POINTER(me_cluster_detail)]),
+    "me_leader_info_free": (None, [POINTER(me_leader_info)]),
     "me_version": (c_char_p, []),
     "me_status_name": (c_char_p, [c_int]),
     "me_last_error_message": (c_char_p, []),
@@ -281,10 +316,17 @@ if _missing:
 del _name, _res, _args, _missing
 
 
+def immortal(callback: _T) -> _T:
+    """A ctypes callback kept alive to the end of the process, module teardown
+    included: native threads may call it as late as that."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(callback))
+    return callback
+
+
 def version() -> str:
     """The native library's version, e.g. "0.2.0"."""
-    return lib.me_version().decode()
+    return str(lib.me_version().decode())
 
 
 def status_name(status: int) -> str:
-    return lib.me_status_name(status).decode()
+    return str(lib.me_status_name(status).decode())

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, TypeVar
 
 from . import _ffi
+
+T = TypeVar("T")
 
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -37,13 +41,13 @@ class Native:
 
     __slots__ = ("ptr", "free", "generation", "what")
 
-    def __init__(self, ptr: int, free, what: str):
+    def __init__(self, ptr: int | None, free: Callable[[int], None] | None, what: str) -> None:
         self.ptr = ptr
         self.free = free
         self.generation = _generation
         self.what = what
 
-    def use(self) -> int:
+    def use(self) -> int | None:
         """The pointer for a call; warns once per process about an inherited handle."""
         global _warned_generation
         if self.generation != _generation and _warned_generation != _generation:
@@ -55,16 +59,18 @@ class Native:
             )
         return self.ptr
 
-    def __del__(self):
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         ptr, self.ptr = self.ptr, None
-        if ptr and self.free is not None:
+        # Not while the interpreter shuts down: freeing could call user_data_free
+        # into a half-torn-down interpreter, and the process ends anyway.
+        if ptr and self.free is not None and not _finalizing():
             self.free(ptr)
 
 
 # ---- conversions ------------------------------------------------------------
 
 
-def c_text(name: str, value) -> bytes | None:
+def c_text(name: str, value: object) -> bytes | None:
     """A str argument as the C ABI takes it (None stays NULL for the library to refuse).
 
     A NUL inside would silently cut the string there (key "victim\\0x" would
@@ -93,7 +99,7 @@ def now_dt(ms: int) -> datetime:
     return _UTC_EPOCH + timedelta(milliseconds=ms)
 
 
-def stored_dt(ms: int, db) -> datetime:
+def stored_dt(ms: int, db: Any) -> datetime:
     """An instant the seed read from the database, as pymongo returns it for
     `db`: naive UTC by default, aware when the client has tz_aware=True (in
     its tzinfo). A (uri, db_name) tuple gets pymongo's default, naive UTC."""
@@ -107,7 +113,7 @@ def stored_dt(ms: int, db) -> datetime:
 # ---- Ctrl-C -----------------------------------------------------------------
 
 
-def interruptible(call, interrupt):
+def interruptible(call: Callable[[], T], interrupt: Callable[[], object]) -> T:
     """Runs call(), a blocking native call, and returns its result.
 
     On the main thread the call runs on a helper thread while the main thread
@@ -117,7 +123,7 @@ def interruptible(call, interrupt):
     were interruptible; this keeps them so."""
     if threading.current_thread() is not threading.main_thread():
         return call()
-    box: list = []
+    box: list[T] = []
     t = threading.Thread(target=lambda: box.append(call()), name="mongoelector-call", daemon=True)
     t.start()
     try:

@@ -5,15 +5,22 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from ctypes import POINTER, byref, c_bool, c_void_p
+from ctypes import POINTER, byref, c_bool, c_char_p, c_int64, c_void_p
+from datetime import datetime
+from typing import Any, Callable, Literal
 
 from . import _ffi, _util
 from ._client import client_for, resolve_db
+from ._lease import LeaseEvent, Watch, stats_dict
 from ._util import Native, c_text, interruptible, now_dt, stored_dt, text
 from .errors import call, take_error
-from .locker import AcquireTimeout, LockExists, MongoLocker, _lock_status
+from .locker import AcquireTimeout, Database, LockExists, MongoLocker, _lock_status
 
-__all__ = ["MongoLeaderElector", "MongoLocker", "LockExists", "AcquireTimeout"]
+__all__ = ["MongoLeaderElector", "MongoLocker", "LockExists", "AcquireTimeout", "LeaseEvent", "health"]
+
+Callback = Callable[[], object]
+# on_new_leader's argument: {"host", "process_id", "uuid", "fence"}, or None for no leader.
+LeaderCallback = Callable[[dict[str, Any] | None], object]
 
 log = logging.getLogger("mongoelector")
 _lib = _ffi.lib
@@ -32,18 +39,31 @@ _tls = threading.local()
 
 
 class _Callbacks:
-    __slots__ = ("on_leader", "on_leader_loss", "on_loop")
+    __slots__ = ("on_leader", "on_leader_loss", "on_loop", "on_new_leader")
 
-    def __init__(self, on_leader, on_leader_loss, on_loop):
+    def __init__(
+        self,
+        on_leader: Callback | None,
+        on_leader_loss: Callback | None,
+        on_loop: Callback | None,
+        on_new_leader: LeaderCallback | None,
+    ) -> None:
         self.on_leader = on_leader
         self.on_leader_loss = on_leader_loss
         self.on_loop = on_loop
+        self.on_new_leader = on_new_leader
 
     def clear(self) -> None:
         self.on_leader = self.on_leader_loss = self.on_loop = None
+        self.on_new_leader = None
 
 
-def _active() -> set:
+def _leader_dict(li: _ffi.me_leader_info) -> dict[str, Any]:
+    """A me_leader_info as cluster_detail's "leader" dict."""
+    return {"host": text(li.host), "process_id": int(li.process_id), "uuid": text(li.uuid), "fence": int(li.fence)}
+
+
+def _active() -> set[int]:
     """Tokens of the electors whose callback runs on this thread."""
     s = getattr(_tls, "active", None)
     if s is None:
@@ -51,7 +71,7 @@ def _active() -> set:
     return s
 
 
-def _dispatch(user_data, which: str) -> None:
+def _dispatch(user_data: int | None, which: str, *args: object) -> None:
     # Nothing may escape into C: catch everything, log it.
     try:
         token = int(user_data or 0)
@@ -62,7 +82,7 @@ def _dispatch(user_data, which: str) -> None:
         nested = token in active
         active.add(token)
         try:
-            fn()
+            fn(*args)
         except BaseException:
             log.exception("Error in %s callback", which)
         finally:
@@ -72,24 +92,27 @@ def _dispatch(user_data, which: str) -> None:
         pass
 
 
-@_ffi.ME_CALLBACK
-def _on_leader_trampoline(user_data):
-    _dispatch(user_data, "on_leader")
+def _on_new_leader(user_data: int | None, leader: Any) -> None:
+    # The record is borrowed for the call: copied into a dict before anything else.
+    try:
+        arg = _leader_dict(leader.contents) if leader else None
+    except BaseException:  # pragma: no cover
+        return
+    _dispatch(user_data, "on_new_leader", arg)
 
 
-@_ffi.ME_CALLBACK
-def _on_leader_loss_trampoline(user_data):
-    _dispatch(user_data, "on_leader_loss")
+def _user_data_free(user_data: int | None) -> None:
+    try:
+        _registry.pop(int(user_data or 0), None)
+    except BaseException:  # pragma: no cover - e.g. interpreter shutdown
+        pass
 
 
-@_ffi.ME_CALLBACK
-def _on_loop_trampoline(user_data):
-    _dispatch(user_data, "on_loop")
-
-
-@_ffi.ME_CALLBACK
-def _user_data_free_trampoline(user_data):
-    _registry.pop(int(user_data or 0), None)
+_on_leader_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_leader")))
+_on_leader_loss_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_leader_loss")))
+_on_loop_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(lambda user_data: _dispatch(user_data, "on_loop")))
+_on_new_leader_trampoline = _ffi.immortal(_ffi.ME_LEADER_CALLBACK(_on_new_leader))
+_user_data_free_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_user_data_free))
 
 
 # Running electors are kept alive, as the seed's elector thread kept its
@@ -97,7 +120,7 @@ def _user_data_free_trampoline(user_data):
 # from its own callback stays until its thread is done (the next _prune),
 # so that its last reference never goes, and me_elector_free never runs, on
 # its own thread.
-_live: set = set()
+_live: set["MongoLeaderElector"] = set()
 
 
 def _prune() -> None:
@@ -127,16 +150,17 @@ class MongoLeaderElector:
 
     def __init__(
         self,
-        key,
-        db,
+        key: str,
+        db: Database,
         *,
-        ttl=15,
-        on_leader=None,
-        on_leader_loss=None,
-        on_loop=None,
-        app_version=None,
-        report_status=True,
-    ):
+        ttl: float = 15,
+        on_leader: Callback | None = None,
+        on_leader_loss: Callback | None = None,
+        on_loop: Callback | None = None,
+        app_version: object = None,
+        report_status: bool = True,
+        on_new_leader: LeaderCallback | None = None,
+    ) -> None:
         uri, db_name = resolve_db(db)
         opts = _ffi.me_elector_options()
         _lib.me_elector_options_init(byref(opts))
@@ -151,13 +175,15 @@ class MongoLeaderElector:
         opts.user_data_free = _user_data_free_trampoline
         opts.app_version = c_text("app_version", str(app_version)) if app_version else None
         opts.report_status = bool(report_status)
+        if on_new_leader is not None:
+            opts.on_new_leader = _on_new_leader_trampoline
         key_c = c_text("key", key)
         db_name_c = c_text("database name", db_name)
         client = client_for(uri)
 
         token = next(_ids)
         opts.user_data = token
-        self._cb = _registry[token] = _Callbacks(on_leader, on_leader_loss, on_loop)
+        self._cb = _registry[token] = _Callbacks(on_leader, on_leader_loss, on_loop, on_new_leader)
         out = c_void_p()
         try:
             call(_lib.me_elector_new, client.ptr, db_name_c, key_c, byref(opts), byref(out))
@@ -174,6 +200,7 @@ class MongoLeaderElector:
         self._app_version = app_version
         self._report_status = bool(report_status)
         self.mlock = MongoLocker._view(_lib.me_elector_locker(out.value), self._h, key, db, ttl)
+        self._watch = Watch("mongoelector-term")
 
     # ---- the seed's callback attributes ----
 
@@ -211,8 +238,53 @@ class MongoLeaderElector:
     def closed(self) -> bool:
         return self._closed
 
+    # ---- observing, from memory ----
+
     @property
-    def node_status(self) -> dict:
+    def term_lost(self) -> LeaseEvent:
+        """A threading.Event set the moment the current term ends (lease run out,
+        taken over, released, stopped, closed), on time even while a callback
+        holds the elector's thread. Its `fence` is the term's fencing token.
+        Take it while leading (e.g. in on_leader); when not leading it is the
+        latest term's event taken (set), or an event already set with fence 0."""
+        return self._watch.current(lambda fence: _lib.me_elector_term_token(self._h.ptr, fence))
+
+    @property
+    def leader(self) -> tuple[dict[str, Any] | None, datetime] | None:
+        """The group's leader as this elector's polls last read it, from memory:
+        (the leader as in cluster_detail["leader"], or None for no leader; when it
+        was observed, aware UTC), or None before the first observation."""
+        out = POINTER(_ffi.me_leader_info)()
+        ms = c_int64()
+        call(_lib.me_elector_leader, self._h.ptr, byref(out), byref(ms))
+        try:
+            if ms.value == 0:
+                return None
+            return (_leader_dict(out.contents) if out else None), now_dt(ms.value)
+        finally:
+            if out:
+                _lib.me_leader_info_free(out)
+
+    def healthy(self, tolerance: float | None = None) -> tuple[bool, str]:
+        """A health check for probes, from memory: (False, reason) when this node
+        believes it leads but its last renewal is older than `tolerance` seconds
+        (None: its lease), when its polls have not succeeded for two poll
+        intervals, or when it does not run; (True, reason) for a working leader or
+        follower. Reasons: "leading", "following", "renewal overdue", "polls
+        failing or stuck", "not running"."""
+        reason = c_char_p()
+        ok = _lib.me_elector_healthy(self._h.ptr, 0.0 if tolerance is None else tolerance, byref(reason))
+        return bool(ok), text(reason.value) or ""
+
+    @property
+    def stats(self) -> dict[str, int | float]:
+        """Counters (its lock's, plus leader_transitions): acquisitions (terms),
+        renewals, failed_renewals, losses, takeovers_seen, leader_transitions,
+        round_trips, and last_round_trip, max_round_trip, lease_left in seconds."""
+        return stats_dict(lambda out: _lib.me_elector_stats(self._h.ptr, out))
+
+    @property
+    def node_status(self) -> dict[str, Any]:
         """This node's status: the mlock status plus _id, is_leader, elector_running,
         last_poll and (when given) app_version."""
         out = POINTER(_ffi.me_node_status)()
@@ -231,7 +303,7 @@ class MongoLeaderElector:
             _lib.me_node_status_free(out)
 
     @property
-    def cluster_detail(self) -> dict:
+    def cluster_detail(self) -> dict[str, Any]:
         """member_detail (the live members' status documents, newest first, without
         _id), leader (host, process_id, uuid, fence; from the lock itself, None
         when nobody leads) and timestamp."""
@@ -240,15 +312,12 @@ class MongoLeaderElector:
         try:
             r = out.contents
             members = [self._member(r.members[i]) for i in range(r.member_count)]
-            leader = None
-            if r.has_leader:
-                li = r.leader
-                leader = {"host": text(li.host), "process_id": int(li.process_id), "uuid": text(li.uuid), "fence": int(li.fence)}
+            leader = _leader_dict(r.leader) if r.has_leader else None
             return {"member_detail": members, "leader": leader, "timestamp": now_dt(r.timestamp_ms)}
         finally:
             _lib.me_cluster_detail_free(out)
 
-    def _member(self, m: _ffi.me_node_status) -> dict:
+    def _member(self, m: _ffi.me_node_status) -> dict[str, Any]:
         """A member's report as the seed read it back from elector.leader_status."""
         d = _lock_status(m.lock, text(m.lock.key), float(m.lock.ttl), self.db)
         d["timestamp"] = stored_dt(m.lock.timestamp_ms, self.db)
@@ -261,7 +330,7 @@ class MongoLeaderElector:
 
     # ---- operations ----
 
-    def start(self, blocking=False):
+    def start(self, blocking: bool = False) -> None:
         """Start the elector background thread.
 
         Args:
@@ -276,7 +345,7 @@ class MongoLeaderElector:
             _live.add(self)
             return
 
-        def run():
+        def run() -> tuple[int, c_void_p]:
             err = c_void_p()
             return _lib.me_elector_start(p, True, byref(err)), err
 
@@ -289,18 +358,18 @@ class MongoLeaderElector:
         if status != _ffi.ME_OK:
             raise take_error(status, err)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the elector thread and release leadership (firing on_leader_loss if leading)."""
         try:
             call(_lib.me_elector_stop, self._h.use())
         finally:
             self._forget()
 
-    def poll(self):
+    def poll(self) -> None:
         """Execute one poll cycle: renew if leader, attempt to lead if not, report status, fire callbacks."""
         call(_lib.me_elector_poll, self._h.use())
 
-    def release(self):
+    def release(self) -> None:
         """Release leadership now and fire on_leader_loss if applicable. A running
         elector leaves the lock to the others for half a ttl, then competes again."""
         call(_lib.me_elector_release, self._h.use())
@@ -314,6 +383,7 @@ class MongoLeaderElector:
             call(_lib.me_elector_close, self._h.use())
         finally:
             self._closed = True
+            self._watch.stop()
             if self._token not in _active():
                 # No callback runs after close has returned: drop the callables
                 # (they often refer to this elector) so it can be collected.
@@ -329,15 +399,15 @@ class MongoLeaderElector:
 
     # ---- protocol ----
 
-    def __enter__(self):
+    def __enter__(self) -> "MongoLeaderElector":
         self.start()
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb):
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> Literal[False]:
         self.stop()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         leader = "leader" if self.is_leader else "follower"
         running = "closed" if self._closed else "running" if self.running else "stopped"
         return f"MongoLeaderElector(key={self.key!r}, {leader}, {running}, uuid={self.mlock.uuid!r})"
@@ -354,3 +424,9 @@ def _stop_all() -> None:
             e.close()
         except Exception:
             log.exception("closing %r at exit", e)
+
+
+def health(elector: MongoLeaderElector) -> tuple[bool, str]:
+    """For liveness/readiness probes: elector.healthy() with its default
+    tolerance (the lease), from memory, never a round trip."""
+    return elector.healthy()

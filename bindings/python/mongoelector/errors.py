@@ -5,6 +5,7 @@ MongoElectorError, so existing `except LockExists` code keeps working."""
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from . import _ffi
 
@@ -123,7 +124,7 @@ _BY_STATUS: dict[int, type[MongoElectorError]] = {
 }
 
 
-def take_error(status: int, err) -> MongoElectorError:
+def take_error(status: int, err: Any) -> MongoElectorError:
     """The exception for a failed call: the library's message from its owned
     me_error (freed here), the class by status."""
     try:
@@ -134,10 +135,10 @@ def take_error(status: int, err) -> MongoElectorError:
     return _BY_STATUS.get(status, MongoElectorError)(text, status)
 
 
-def call(fn, *args) -> int:
+def call(fn: Any, *args: Any) -> int:
     """Calls a fallible me_* function with a trailing me_error **; raises on failure."""
     err = ctypes.c_void_p()
     status = fn(*args, ctypes.byref(err))
     if status != _ffi.ME_OK:
         raise take_error(status, err)
-    return status
+    return int(status)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 import time
 from ctypes import POINTER, byref, c_bool, c_int64, c_void_p
 from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Literal
 
 from . import _ffi
 from ._client import client_for, resolve_db
+from ._lease import LeaseEvent, Watch, stats_dict
 from ._util import Native, c_text, interruptible, now_dt, stored_dt, text
 from .errors import (
     AcquireTimeout,
+    DatabaseError,
     LockExists,
     MongoElectorError,
     TimeOffsetError,
@@ -19,12 +24,47 @@ from .errors import (
     take_error,
 )
 
-__all__ = ["MongoLocker", "LockExists", "AcquireTimeout", "TimeOffsetError"]
+__all__ = ["MongoLocker", "LockExists", "AcquireTimeout", "TimeOffsetError", "LeaseEvent"]
 
+log = logging.getLogger("mongoelector")
 _lib = _ffi.lib
 
+# A pymongo Database, or a (uri, db_name) tuple.
+Database = Any
 
-def _lock_status(r: _ffi.me_lock_status, key, ttl, db) -> dict:
+# ---- on_lost ------------------------------------------------------------------
+# As the elector's callbacks: the library calls one module-level trampoline with
+# an integer user_data keying this registry; user_data_free drops the slot once
+# on_lost can no longer run.
+
+_lost_registry: dict[int, Callable[[], object] | None] = {}
+_lost_ids = itertools.count(1)
+
+
+def _on_lost(user_data: int | None) -> None:
+    try:
+        fn = _lost_registry.get(int(user_data or 0))
+        if fn is not None:
+            fn()
+    except BaseException:
+        try:
+            log.exception("Error in on_lost callback")
+        except BaseException:  # pragma: no cover - e.g. interpreter shutdown
+            pass
+
+
+def _lost_free(user_data: int | None) -> None:
+    try:
+        _lost_registry.pop(int(user_data or 0), None)
+    except BaseException:  # pragma: no cover - e.g. interpreter shutdown
+        pass
+
+
+_on_lost_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_on_lost))
+_lost_free_trampoline = _ffi.immortal(_ffi.ME_CALLBACK(_lost_free))
+
+
+def _lock_status(r: _ffi.me_lock_status, key: str | None, ttl: float, db: Database) -> dict[str, Any]:
     """A me_lock_status as the seed's MongoLocker.status dict (plus fence)."""
     owned = bool(r.lock_owned)
     return {
@@ -63,7 +103,20 @@ class MongoLocker:
     lock held by a collected locker lasts until its ttl, as in the seed).
     """
 
-    def __init__(self, key, db, *, dbcollection="mongolocker", ttl=600, timeparanoid=True, maxoffset=0.5):
+    _owner: Native | None = None  # the elector's handle, for its mlock view
+
+    def __init__(
+        self,
+        key: str,
+        db: Database,
+        *,
+        dbcollection: str = "mongolocker",
+        ttl: float = 600,
+        timeparanoid: bool = True,
+        maxoffset: float = 0.5,
+        auto_renew: bool = False,
+        on_lost: Callable[[], object] | None = None,
+    ) -> None:
         uri, db_name = resolve_db(db)
         opts = _ffi.me_locker_options()
         _lib.me_locker_options_init(byref(opts))
@@ -76,24 +129,39 @@ class MongoLocker:
         # seed), never a second time inside me_locker_acquire.
         opts.timeparanoid = False
         opts.maxoffset = maxoffset
+        if auto_renew:
+            opts.auto_renew = True
+        token = 0
+        if on_lost is not None:
+            token = next(_lost_ids)
+            _lost_registry[token] = on_lost
+            opts.on_lost = _on_lost_trampoline
+            opts.user_data = token
+            opts.user_data_free = _lost_free_trampoline
         key_c = c_text("key", key)
         db_name_c = c_text("database name", db_name)
         out = c_void_p()
-        call(_lib.me_locker_new, client_for(uri).ptr, db_name_c, key_c, byref(opts), byref(out))
+        try:
+            call(_lib.me_locker_new, client_for(uri).ptr, db_name_c, key_c, byref(opts), byref(out))
+        except BaseException:
+            _lost_registry.pop(token, None)  # no locker: user_data_free never runs
+            raise
         self._h = Native(out.value, _lib.me_locker_free, "MongoLocker")
+        self._lost_token = token
         self._init(key, db, ttl, timeparanoid)
 
     @classmethod
-    def _view(cls, ptr: int, owner: Native, key, db, ttl) -> "MongoLocker":
+    def _view(cls, ptr: int, owner: Native, key: str, db: Database, ttl: float) -> "MongoLocker":
         """The read-only view of an elector's lock (its mutating calls raise
         InvalidStateError); `owner`, the elector's handle, outlives it."""
         self = cls.__new__(cls)
         self._h = Native(ptr, None, "MongoLeaderElector")
         self._owner = owner
+        self._lost_token = 0
         self._init(key, db, ttl, bool(_lib.me_locker_timeparanoid(ptr)))
         return self
 
-    def _init(self, key, db, ttl, timeparanoid) -> None:
+    def _init(self, key: str, db: Database, ttl: float, timeparanoid: bool) -> None:
         p = self._h.ptr
         self.key = key
         self.database = db
@@ -107,11 +175,12 @@ class MongoLocker:
         self.host = text(_lib.me_locker_host(p))
         self.pid = int(_lib.me_locker_pid(p))
         self.dbcollection = text(_lib.me_locker_dbcollection(p))
+        self._watch = Watch("mongoelector-lease")
 
     # ---- identity ----
 
     @property
-    def ttl(self):
+    def ttl(self) -> float:
         """Lease length in seconds, as given."""
         return self._ttl
 
@@ -120,7 +189,7 @@ class MongoLocker:
         return float(_lib.me_locker_maxoffset(self._h.ptr))
 
     @property
-    def collection(self):
+    def collection(self) -> Any:
         """The pymongo Collection of the lock documents (None for a (uri, db_name) db)."""
         try:
             return self.database[self.dbcollection]
@@ -145,10 +214,36 @@ class MongoLocker:
     def closed(self) -> bool:
         return self._closed
 
+    # ---- the holding, from memory ----
+
+    @property
+    def held(self) -> bool:
+        """Whether this locker holds the lock by its own clock, without a round trip:
+        its latest holding's lease (ttl minus twice maxoffset, from before the write
+        was sent) has not run out and it was not released, lost or seen taken over.
+        owned() asks the server."""
+        return bool(_lib.me_locker_held(self._h.ptr))
+
+    @property
+    def lost(self) -> LeaseEvent:
+        """A threading.Event set the moment the current holding ends: its lease ran
+        out unrenewed, another holder was seen, or it was released or closed. Its
+        `fence` is that holding's fencing token. Take it after acquire(): once the
+        holding has ended it is that holding's event (set), and before the first
+        acquisition an event already set with fence 0."""
+        return self._watch.current(lambda fence: _lib.me_locker_lease_token(self._h.ptr, fence))
+
+    @property
+    def stats(self) -> dict[str, int | float]:
+        """Counters: acquisitions, renewals, failed_renewals, losses, takeovers_seen,
+        leader_transitions, round_trips, and last_round_trip, max_round_trip,
+        lease_left in seconds."""
+        return stats_dict(lambda out: _lib.me_locker_stats(self._h.ptr, out))
+
     # ---- the seed's private seams ----
 
     @staticmethod
-    def _acquireretry(blocking, start, timeout, count):
+    def _acquireretry(blocking: bool, start: datetime, timeout: float | None, count: int) -> bool:
         """The seed's retry predicate: whether attempt number `count` (from 0)
         of an acquire started at `start` (aware UTC) may run. The library runs
         the retries; this is kept for code written for the seed."""
@@ -160,7 +255,7 @@ class MongoLocker:
             return True
         return datetime.now(tz=timezone.utc) - start <= timedelta(seconds=timeout)
 
-    def _verifytime(self):
+    def _verifytime(self) -> bool:
         """The clock check acquire() runs when timeparanoid; True, or TimeOffsetError.
 
         The library's check: this host's clock against the server's, within
@@ -172,7 +267,7 @@ class MongoLocker:
 
     # ---- operations ----
 
-    def acquire(self, blocking=True, timeout=None, step=0.25, force=False):
+    def acquire(self, blocking: bool = True, timeout: float | None = None, step: float = 0.25, force: bool = False) -> bool:
         """Acquire the distributed lock.
 
         Args:
@@ -207,7 +302,7 @@ class MongoLocker:
             _lib.me_cancel_free(cancel)
             raise
 
-        def run():
+        def run() -> tuple[int, c_void_p]:
             err = c_void_p()
             return _lib.me_locker_acquire(p, byref(opts), byref(err)), err
 
@@ -220,7 +315,7 @@ class MongoLocker:
         self._expire_from_touch = False
         return True
 
-    def _check_clock(self, opts) -> None:
+    def _check_clock(self, opts: _ffi.me_acquire_options) -> None:
         """The seed's `_verifytime()` seam, as acquire() calls it, within the
         acquire's options; what it used of the timeout is taken off the rest."""
         if not self.timeparanoid:
@@ -234,11 +329,11 @@ class MongoLocker:
         if opts.has_timeout:
             opts.timeout = max(0.0, opts.timeout - (time.monotonic() - started))
 
-    def release(self, force=False):
+    def release(self, force: bool = False) -> None:
         """Release the lock. If force=True, release regardless of ownership."""
         call(_lib.me_locker_release, self._h.use(), bool(force), None, None)
 
-    def touch(self):
+    def touch(self) -> datetime | None:
         """Renew the lock's TTL. Returns the new expiration time, or None if the lock is not owned."""
         ms = c_int64()
         err = c_void_p()
@@ -263,7 +358,7 @@ class MongoLocker:
         call(_lib.me_locker_owned, self._h.use(), None, byref(out))
         return out.value
 
-    def get_current(self):
+    def get_current(self) -> dict[str, Any] | None:
         """Return the current lock document, or None if no active lock.
 
         Keys: _id (the key), locked, host, uuid, pid, ts_created, ts_expire, fence."""
@@ -287,7 +382,7 @@ class MongoLocker:
             _lib.me_current_lock_free(out)
 
     @property
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """This locker's view: uuid, key, ttl, timestamp, host, pid, lock_owned,
         lock_created, lock_expires (None unless owned), fence (None unless owned)."""
         out = POINTER(_ffi.me_lock_status)()
@@ -301,20 +396,32 @@ class MongoLocker:
         """Ends every call waiting on this locker (they raise ClosedError), then
         releases the lock if held. Idempotent; later calls raise ClosedError.
         (An elector's mlock cannot be closed: InvalidStateError.)"""
-        call(_lib.me_locker_close, self._h.use())
+        try:
+            call(_lib.me_locker_close, self._h.use())
+        except DatabaseError:  # closed all the same; the release failed
+            self._closed_now()
+            raise
+        self._closed_now()
+
+    def _closed_now(self) -> None:
         self._closed = True
+        self._watch.stop()
+        # on_lost cannot run any more: drop the callable (it often refers to this
+        # locker) so the locker can be collected.
+        if self._lost_token in _lost_registry:
+            _lost_registry[self._lost_token] = None
 
     # ---- protocol ----
 
-    def __enter__(self):
+    def __enter__(self) -> "MongoLocker":
         self.acquire()
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb):
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> Literal[False]:
         self.release()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         try:
             owned = "closed" if self._closed else self.owned()
         except MongoElectorError:
