@@ -53,10 +53,12 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 #if __cplusplus >= 202002L && __has_include(<stop_token>)
 #include <stop_token>
+#include <thread>
 #endif
 
 #if __cplusplus >= 202002L && defined(__cpp_lib_jthread)
@@ -274,9 +276,14 @@ inline void set_log_handler(LogHandler handler, LogLevel max_level = LogLevel::W
 /// cancel it from any thread, and every call given it throws Cancelled
 /// within milliseconds, as does every later call given it. Move-only; a
 /// moved-from token is empty (cancel() does nothing, is_cancelled() is false).
+/// The loss signal of a holding or a term (Lease::token) is a CancelToken too.
 class CancelToken {
 public:
-    CancelToken() : c_(::me_cancel_new()) {}
+    /// A new, not yet cancelled token (me_cancel_new).
+    CancelToken() : c_(::me_cancel_new(), Deleter()) {}
+    /// Takes ownership of `owned` (e.g. from me_locker_lease_token), freed
+    /// with me_cancel_free; nullptr makes an empty token.
+    explicit CancelToken(me_cancel* owned) : c_(owned, Deleter()) {}
     CancelToken(CancelToken&&) noexcept = default;
     CancelToken& operator=(CancelToken&&) noexcept = default;
     CancelToken(const CancelToken&) = delete;
@@ -288,11 +295,16 @@ public:
     /// Cancels: idempotent, thread-safe, never blocks.
     void cancel() const noexcept { ::me_cancel_cancel(c_.get()); }
     bool is_cancelled() const noexcept { return ::me_cancel_is_cancelled(c_.get()); }
+    /// is_cancelled(), named as std::stop_token names it.
+    bool stop_requested() const noexcept { return is_cancelled(); }
     /// Waits until cancelled or `timeout` passes; returns whether it was cancelled.
     bool wait_for(Seconds timeout) const { return ::me_cancel_wait(handle(), timeout.count()); }
     const me_cancel* capi() const noexcept { return c_.get(); }
 
 private:
+#if MONGOELECTOR_HAS_STOP_TOKEN
+    friend class StopBridge;
+#endif
     const me_cancel* handle() const {
         if (!c_) throw InvalidState("use of a moved-from mongoelector::CancelToken");
         return c_.get();
@@ -300,8 +312,58 @@ private:
     struct Deleter {
         void operator()(me_cancel* c) const noexcept { ::me_cancel_free(c); }
     };
-    std::unique_ptr<me_cancel, Deleter> c_;
+    // Shared only with a StopBridge's waiting thread; the token stays move-only.
+    std::shared_ptr<me_cancel> c_;
 };
+
+#if MONGOELECTOR_HAS_STOP_TOKEN
+/// C++20: a CancelToken seen as a std::stop_token. A thread of the bridge's
+/// own waits on the token (me_cancel_wait, in slices of kStopBridgeSlice) and
+/// requests stop on the bridge's std::stop_source when the token is
+/// cancelled, then ends. The destructor stops and joins that thread (within
+/// one slice); the token's handle is shared with the thread, so the
+/// CancelToken may go first. A std::stop_token taken from the bridge stays
+/// valid after it. Move-only.
+///
+///   mongoelector::StopBridge stop(lease->token);
+///   std::jthread worker(job, stop.get_token());
+class StopBridge {
+public:
+    /// The slice of the waiting thread's me_cancel_wait: the longest a
+    /// destructor waits for it.
+    static constexpr double kStopBridgeSlice = 0.05;
+
+    /// InvalidState for a moved-from token.
+    explicit StopBridge(const CancelToken& token) : c_(shared(token)) {
+        waiter_ = std::jthread([c = c_, source = source_](std::stop_token quit) mutable {
+            while (!quit.stop_requested()) {
+                if (::me_cancel_wait(c.get(), kStopBridgeSlice)) {
+                    source.request_stop();
+                    return;
+                }
+            }
+        });
+    }
+    StopBridge(StopBridge&&) noexcept = default;
+    StopBridge& operator=(StopBridge&&) noexcept = default;
+    StopBridge(const StopBridge&) = delete;
+    StopBridge& operator=(const StopBridge&) = delete;
+    ~StopBridge() = default;
+
+    /// Stop is requested on it once the token is cancelled.
+    std::stop_token get_token() const noexcept { return source_.get_token(); }
+    bool stop_requested() const noexcept { return source_.stop_requested(); }
+
+private:
+    static std::shared_ptr<me_cancel> shared(const CancelToken& token) {
+        if (!token.c_) throw InvalidState("use of a moved-from mongoelector::CancelToken");
+        return token.c_;
+    }
+    std::stop_source source_;
+    std::shared_ptr<me_cancel> c_;
+    std::jthread waiter_;  // last: stopped and joined first
+};
+#endif
 
 /// The cancellation of one call, the trailing argument of every call that
 /// talks to the database: none (the default), a CancelToken, or in C++20 a
@@ -396,6 +458,46 @@ struct ClusterDetail {
     TimePoint timestamp{};
 };
 
+/// The loss signal of one holding (Locker::lease()) or term
+/// (LeaderElector::term()): its token is cancelled the moment the holding
+/// ends (lease run out, takeover seen, release, stop, close, destruction).
+/// Pass the token to calls so they stop with the holding, poll
+/// stop_requested(), wait_for() it, or (C++20) wrap it in a StopBridge.
+/// Cancelling it yourself ends nothing but the token.
+struct Lease {
+    CancelToken token;
+    std::int64_t fence = 0;  ///< the fencing token of that holding
+};
+
+/// The group's leader as an elector last observed it (LeaderElector::leader()).
+struct ObservedLeader {
+    std::optional<LeaderInfo> leader;   ///< nullopt: the lock was free, or nothing observed yet
+    std::optional<TimePoint> observed;  ///< when; nullopt before the first observation
+};
+
+/// A health check from memory (LeaderElector::healthy()).
+struct Health {
+    bool ok = false;
+    /// Why: "leading", "following", "renewal overdue", "polls failing or
+    /// stuck", "not running" (a static string of the library).
+    std::string_view reason;
+    explicit operator bool() const noexcept { return ok; }
+};
+
+/// A locker's or elector's counters (Locker::stats(), LeaderElector::stats()).
+struct Stats {
+    std::uint64_t acquisitions = 0;        ///< holdings won (elector: terms)
+    std::uint64_t renewals = 0;            ///< renewals written
+    std::uint64_t failed_renewals = 0;     ///< renewals that failed
+    std::uint64_t losses = 0;              ///< holdings or terms ended without a release
+    std::uint64_t takeovers_seen = 0;      ///< of those, ended by another holder seen
+    std::uint64_t leader_transitions = 0;  ///< elector: became or stopped being leader
+    std::uint64_t round_trips = 0;         ///< database round trips of the lock
+    Seconds last_round_trip{0};
+    Seconds max_round_trip{0};
+    Seconds lease_left{0};  ///< left on the current lease by the holder's clock (0: none)
+};
+
 namespace detail {
 
 template <class T, void (*Free)(T*)>
@@ -437,15 +539,53 @@ inline NodeStatus convert(const me_node_status& c) {
     return n;
 }
 
+inline LeaderInfo convert(const me_leader_info& c) {
+    return LeaderInfo{str_or_empty(c.host), c.process_id, str_or_empty(c.uuid), c.fence};
+}
+
 inline ClusterDetail convert(const me_cluster_detail& c) {
     ClusterDetail d;
     d.members.reserve(c.member_count);
     for (std::size_t i = 0; i < c.member_count; ++i) d.members.push_back(convert(c.members[i]));
-    if (c.has_leader)
-        d.leader = LeaderInfo{str_or_empty(c.leader.host), c.leader.process_id, str_or_empty(c.leader.uuid),
-                              c.leader.fence};
+    if (c.has_leader) d.leader = convert(c.leader);
     d.timestamp = from_unix_ms(c.timestamp_ms);
     return d;
+}
+
+inline Stats convert(const me_stats& c) {
+    Stats s;
+    s.acquisitions = c.acquisitions;
+    s.renewals = c.renewals;
+    s.failed_renewals = c.failed_renewals;
+    s.losses = c.losses;
+    s.takeovers_seen = c.takeovers_seen;
+    s.leader_transitions = c.leader_transitions;
+    s.round_trips = c.round_trips;
+    s.last_round_trip = Seconds(c.last_round_trip);
+    s.max_round_trip = Seconds(c.max_round_trip);
+    s.lease_left = Seconds(c.lease_left);
+    return s;
+}
+
+/// A Lease from an owned token of me_locker_lease_token/me_elector_term_token.
+inline std::optional<Lease> lease(me_cancel* owned, std::int64_t fence) {
+    if (owned == nullptr) return std::nullopt;
+    return Lease{CancelToken(owned), fence};
+}
+
+/// Runs a user callback; an exception is caught here and logged, never
+/// unwinding into C.
+template <class F>
+inline void guarded(const char* name, const char* keeps, F&& f) noexcept {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        log(static_cast<int>(LogLevel::Error),
+            std::string("exception thrown by the ") + name + " callback (caught, " + keeps + "): " + e.what());
+    } catch (...) {
+        log(static_cast<int>(LogLevel::Error),
+            std::string("unknown exception thrown by the ") + name + " callback (caught, " + keeps + ")");
+    }
 }
 
 }  // namespace detail
@@ -501,6 +641,13 @@ struct LockerOptions {
     std::optional<Seconds> ttl;               ///< lease length
     std::optional<bool> timeparanoid;         ///< check the host clock against the server before acquiring
     std::optional<Seconds> maxoffset;         ///< largest clock offset the check accepts
+    /// Renew a holding in the background until release/close; renewals
+    /// failing until the lease ends by this locker's clock lose the holding
+    /// (held() turns false, the lease token is cancelled, on_lost runs).
+    std::optional<bool> auto_renew;
+    /// A holding ended without release/close (lease ran out, takeover seen):
+    /// on a library thread, once per holding.
+    std::function<void()> on_lost;
 };
 
 /// Options of one acquire; what is unset keeps the library's default
@@ -541,6 +688,22 @@ public:
         if (!::me_locker_ts_expire(h(), &ms)) return std::nullopt;
         return from_unix_ms(ms);
     }
+    /// True while this locker holds the lock by its own clock (no round
+    /// trip): not released, lost or seen taken over. owned() asks the server.
+    bool held() const { return ::me_locker_held(h()); }
+    /// The loss signal and fence of the current (or latest) holding; nullopt
+    /// if this locker never held the lock.
+    std::optional<Lease> lease() const {
+        std::int64_t fence = 0;
+        me_cancel* token = ::me_locker_lease_token(h(), &fence);
+        return detail::lease(token, fence);
+    }
+    /// The counters, from memory.
+    Stats stats() const {
+        me_stats out{};
+        if (!::me_locker_stats(h(), &out)) throw InvalidState("me_locker_stats refused the handle");
+        return convert(out);
+    }
 
     /// True if anyone holds the lock now (one read).
     bool locked(const Cancel& cancel = Cancel()) const {
@@ -578,6 +741,17 @@ private:
     const me_locker* h() const { return static_cast<const D*>(this)->read_handle(); }
 };
 
+}  // namespace detail
+
+namespace detail {
+extern "C" {
+inline void mongoelector_cpp_on_lost(void* user_data) {
+    guarded("on_lost", "the holding is over", [&] { (*static_cast<std::function<void()>*>(user_data))(); });
+}
+inline void mongoelector_cpp_on_lost_free(void* user_data) {
+    guarded("on_lost destructor", "ignored", [&] { delete static_cast<std::function<void()>*>(user_data); });
+}
+}  // extern "C"
 }  // namespace detail
 
 /// A read-only view of the lock an elector runs on (LeaderElector::locker()),
@@ -621,10 +795,19 @@ public:
         if (options.ttl) o.ttl = options.ttl->count();
         if (options.timeparanoid) o.timeparanoid = *options.timeparanoid;
         if (options.maxoffset) o.maxoffset = options.maxoffset->count();
+        if (options.auto_renew) o.auto_renew = *options.auto_renew;
+        std::unique_ptr<std::function<void()>> on_lost;
+        if (options.on_lost) {
+            on_lost.reset(new std::function<void()>(options.on_lost));
+            o.on_lost = &detail::mongoelector_cpp_on_lost;
+            o.user_data = on_lost.get();
+            o.user_data_free = &detail::mongoelector_cpp_on_lost_free;
+        }
         me_locker* raw = nullptr;
         detail::call(::me_locker_new, client.handle(), detail::c_string(db, "db_name"), detail::c_string(key, "key"),
                      &o, &raw);
         h_.reset(raw);
+        on_lost.release();  // NOLINT(bugprone-unused-return-value): owned by the locker now (user_data_free)
     }
 
     Locker(Locker&&) noexcept = default;
@@ -768,6 +951,9 @@ struct ElectorOptions {
     std::function<void()> on_loop;           ///< after each poll cycle
     std::optional<std::string> app_version;  ///< included in status reports
     std::optional<bool> report_status;       ///< write this node's status to the database
+    /// The group's leader changed, as this elector's polls read it (on every
+    /// elector, leading or not): the new leader, or nullopt for none.
+    std::function<void(const std::optional<LeaderInfo>&)> on_new_leader;
 };
 
 namespace detail {
@@ -778,19 +964,14 @@ struct ElectorCallbacks {
     std::function<void()> on_leader;
     std::function<void()> on_leader_loss;
     std::function<void()> on_loop;
+    std::function<void(const std::optional<LeaderInfo>&)> on_new_leader;
 };
 
 inline void run_callback(void* user_data, std::function<void()> ElectorCallbacks::*which, const char* name) noexcept {
-    try {
+    guarded(name, "the elector keeps running", [&] {
         const std::function<void()>& f = static_cast<ElectorCallbacks*>(user_data)->*which;
         if (f) f();
-    } catch (const std::exception& e) {
-        log(static_cast<int>(LogLevel::Error),
-            std::string("exception thrown by the ") + name + " callback (caught, the elector keeps running): " + e.what());
-    } catch (...) {
-        log(static_cast<int>(LogLevel::Error),
-            std::string("unknown exception thrown by the ") + name + " callback (caught, the elector keeps running)");
-    }
+    });
 }
 
 extern "C" {
@@ -802,6 +983,15 @@ inline void mongoelector_cpp_on_leader_loss(void* user_data) {
 }
 inline void mongoelector_cpp_on_loop(void* user_data) {
     run_callback(user_data, &ElectorCallbacks::on_loop, "on_loop");
+}
+inline void mongoelector_cpp_on_new_leader(void* user_data, const me_leader_info* leader) {
+    guarded("on_new_leader", "the elector keeps running", [&] {
+        const auto& f = static_cast<ElectorCallbacks*>(user_data)->on_new_leader;
+        if (!f) return;
+        std::optional<LeaderInfo> info;
+        if (leader != nullptr) info = convert(*leader);
+        f(info);
+    });
 }
 inline void mongoelector_cpp_callbacks_free(void* user_data) {
     try {
@@ -834,12 +1024,13 @@ public:
         if (options.app_version) o.app_version = detail::c_string(*options.app_version, "app_version");
         if (options.report_status) o.report_status = *options.report_status;
         std::unique_ptr<detail::ElectorCallbacks> cbs;
-        if (options.on_leader || options.on_leader_loss || options.on_loop) {
+        if (options.on_leader || options.on_leader_loss || options.on_loop || options.on_new_leader) {
             o.on_leader = options.on_leader ? &detail::mongoelector_cpp_on_leader : nullptr;
             o.on_leader_loss = options.on_leader_loss ? &detail::mongoelector_cpp_on_leader_loss : nullptr;
             o.on_loop = options.on_loop ? &detail::mongoelector_cpp_on_loop : nullptr;
+            o.on_new_leader = options.on_new_leader ? &detail::mongoelector_cpp_on_new_leader : nullptr;
             cbs.reset(new detail::ElectorCallbacks{std::move(options.on_leader), std::move(options.on_leader_loss),
-                                                   std::move(options.on_loop)});
+                                                   std::move(options.on_loop), std::move(options.on_new_leader)});
             o.user_data = cbs.get();
             o.user_data_free = &detail::mongoelector_cpp_callbacks_free;
         }
@@ -892,6 +1083,41 @@ public:
     std::string key() const { return detail::str_or_empty(::me_elector_key(handle())); }
     /// The lock the election runs on, read-only (valid while this elector lives).
     LockerView locker() const { return LockerView(::me_elector_locker(handle())); }
+
+    /// The current term's loss signal and fence while this elector leads
+    /// (nullopt when not): the token is cancelled the moment the term ends
+    /// (lease run out, taken, release, stop, close), on time even while a
+    /// callback holds the elector's thread.
+    std::optional<Lease> term() const {
+        std::int64_t fence = 0;
+        me_cancel* token = ::me_elector_term_token(handle(), &fence);
+        return detail::lease(token, fence);
+    }
+    /// The group's leader as this elector last observed it (from memory).
+    ObservedLeader leader() const {
+        me_leader_info* raw = nullptr;
+        std::int64_t ms = 0;
+        detail::call(::me_elector_leader, handle(), &raw, &ms);
+        detail::Record<me_leader_info, ::me_leader_info_free> rec(raw);
+        ObservedLeader out;
+        if (rec) out.leader = detail::convert(*rec);
+        if (ms != 0) out.observed = detail::from_unix_ms(ms);
+        return out;
+    }
+    /// A health check for probes, from memory: false for a leader whose last
+    /// renewal is older than `tolerance` (nullopt: its lease), for polls
+    /// failing or stuck, or when not running.
+    Health healthy(std::optional<Seconds> tolerance = std::nullopt) const {
+        const char* reason = nullptr;
+        bool ok = ::me_elector_healthy(handle(), tolerance ? tolerance->count() : 0.0, &reason);
+        return Health{ok, reason != nullptr ? std::string_view(reason) : std::string_view()};
+    }
+    /// The counters (its lock's, plus leader transitions), from memory.
+    Stats stats() const {
+        me_stats out{};
+        if (!::me_elector_stats(handle(), &out)) throw InvalidState("me_elector_stats refused the handle");
+        return detail::convert(out);
+    }
 
     /// This node's status (one read).
     NodeStatus node_status(const Cancel& cancel = Cancel()) const {

@@ -191,6 +191,41 @@ TEST_F(BadInputTest, TtlsThatAreNoLease) {
     EXPECT_TRUE(Throws<InvalidArgument>([&] { (void)LeaderElector(client, db, "el", elector_ttl(-1min)); }));
 }
 
+TEST_F(BadInputTest, TinyTtlsHugeKeysAndAutoRenewWithoutMargin) {
+    // A ttl shorter than a round trip could never be acquired: refused.
+    for (Seconds tiny : {Seconds(1e-9), Seconds(0.0005), Seconds(0.001), Seconds(0.099)}) {
+        SCOPED_TRACE(tiny.count());
+        EXPECT_TRUE(Throws<InvalidArgument>([&] { (void)Locker(client, db, "k", with_ttl(tiny)); }));
+        EXPECT_TRUE(Throws<InvalidArgument>([&] { (void)LeaderElector(client, db, "el", elector_ttl(tiny)); }));
+    }
+    EXPECT_TRUE(Throws<InvalidArgument>([&] { (void)Locker(client, db, "k", with_ttl(1ms)); }));
+    EXPECT_TRUE(Works([&] { (void)Locker(client, db, "k", with_ttl(100ms)); }));
+
+    // A key the server could not store (2 MiB) is refused up front, with a short message.
+    const std::string huge(2u << 20, 'k');
+    for (int elector = 0; elector < 2; ++elector) {
+        SCOPED_TRACE(elector ? "elector" : "locker");
+        try {
+            if (elector)
+                (void)LeaderElector(client, db, huge, elector_ttl(4s));
+            else
+                (void)Locker(client, db, huge, short_ttl());
+            ADD_FAILURE() << "a 2 MiB key was accepted";
+        } catch (const InvalidArgument& e) {
+            EXPECT_LT(std::string(e.what()).size(), 1000u) << head(e.what());
+        }
+    }
+
+    // auto_renew needs ttl > 2 x maxoffset: the library refuses less.
+    LockerOptions o = with_ttl(1s);
+    o.maxoffset = 500ms;
+    o.auto_renew = true;
+    EXPECT_TRUE(Throws<InvalidArgument>([&] {
+        Locker l(client, db, "k", o);
+        l.acquire(opts(false));
+    }));
+}
+
 TEST_F(BadInputTest, TimeoutsAndSteps) {
     Locker lock(client, db, "args", short_ttl());
     struct Case {
