@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use mongoelector::{
-    AcquireOptions, Client, ElectorOptions, Health, LockerOptions, MongoLeaderElector, MongoLocker,
+    AcquireOptions, ElectorOptions, Health, LockerOptions, MongoLeaderElector, MongoLocker,
 };
 
 type Seen = Arc<Mutex<Vec<Option<(String, i64)>>>>;
@@ -143,31 +143,21 @@ fn every_elector_sees_the_same_leaders_through_a_stop_a_kill_and_a_restart() {
 
 #[test]
 fn a_leader_is_unhealthy_while_the_server_is_frozen_and_healthy_after() {
-    let dir = std::env::temp_dir().join(format!("me-health-{}", uuid::Uuid::new_v4().simple()));
-    let mut runner = Runner::start(&dir, "127.0.0.1:0");
-    let c = Client::new(&runner.uri()).unwrap();
-    let db = c.database("health").unwrap();
+    let mut server = PrivateServer::start("health");
+    let db = server.db.clone();
     let ttl = Duration::from_secs(2);
-    let e = MongoLeaderElector::new(
-        "svc",
-        &db,
-        ElectorOptions {
-            ttl,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let e = plain_elector(&db, ttl);
     assert_eq!(e.healthy(None), Health::NotRunning);
     e.start(false).unwrap();
     assert!(wait_until(Duration::from_secs(5), || e.is_leader()));
     assert_eq!(e.healthy(None), Health::Leading);
-    runner.child.signal(libc::SIGSTOP);
+    server.signal(libc::SIGSTOP);
     assert!(
         wait_until(ttl * 2, || !e.healthy(None).is_ok()),
         "still healthy with the server frozen: {:?}",
         e.healthy(None)
     );
-    runner.child.signal(libc::SIGCONT);
+    server.signal(libc::SIGCONT);
     assert!(
         wait_until(Duration::from_secs(20), || e.healthy(None)
             == Health::Leading),
@@ -176,8 +166,6 @@ fn a_leader_is_unhealthy_while_the_server_is_frozen_and_healthy_after() {
     );
     e.stop().unwrap();
     assert_eq!(e.healthy(None), Health::NotRunning);
-    drop(runner);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use mongoelector::{
-    AcquireOptions, Client, ElectorOptions, LockerOptions, MongoLeaderElector, MongoLocker,
+    AcquireOptions, ElectorOptions, LockerOptions, MongoLeaderElector, MongoLocker,
 };
 
 fn renewing(ttl: Duration, lost_at: Option<Arc<AtomicU64>>) -> LockerOptions {
@@ -112,10 +112,8 @@ fn a_forced_takeover_ends_the_old_holders_lease_within_a_renewal() {
 /// lock, and the first never renews over it when the server resumes.
 #[test]
 fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
-    let dir = std::env::temp_dir().join(format!("me-renew-{}", uuid::Uuid::new_v4().simple()));
-    let mut runner = Runner::start(&dir, "127.0.0.1:0");
-    let c = Client::new(&runner.uri()).unwrap();
-    let db = c.database("renew").unwrap();
+    let mut server = PrivateServer::start("renew");
+    let db = server.db.clone();
     let ttl = Duration::from_secs(2);
     let lost_at = Arc::new(AtomicU64::new(0));
     let a = MongoLocker::new("job", &db, renewing(ttl, Some(lost_at.clone()))).unwrap();
@@ -125,7 +123,7 @@ fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
     let fence = a.fence();
     let lease = a.lease().unwrap();
     let frozen = mono_ns();
-    runner.child.signal(libc::SIGSTOP);
+    server.signal(libc::SIGSTOP);
     assert!(lease.token().wait(Some(ttl * 2)), "the loss never came");
     let token_at = mono_ns();
     assert!(
@@ -138,7 +136,7 @@ fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
         != 0));
     assert!(lost_at.load(Ordering::SeqCst) < frozen + ttl.as_nanos() as u64);
     assert!(!a.held());
-    runner.child.signal(libc::SIGCONT);
+    server.signal(libc::SIGCONT);
     let b = MongoLocker::new(
         "job",
         &db,
@@ -160,8 +158,6 @@ fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
         b.owned().unwrap(),
         "the first holder renewed over the new one"
     );
-    drop(runner);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The term's token ends with the term: at a release, at stop, and when the
@@ -170,15 +166,7 @@ fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
 fn the_term_token_is_cancelled_when_leadership_ends() {
     let (_c, db) = fresh_db("term");
     let ttl = Duration::from_secs(1);
-    let e = MongoLeaderElector::new(
-        "svc",
-        &db,
-        ElectorOptions {
-            ttl,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let e = plain_elector(&db, ttl);
     assert!(e.term().is_none());
     e.start(false).unwrap();
     assert!(wait_until(Duration::from_secs(5), || e.is_leader()));
@@ -198,10 +186,8 @@ fn the_term_token_is_cancelled_when_leadership_ends() {
 /// token is still cancelled on time (the watchdog ends it, not the thread).
 #[test]
 fn a_slow_callback_does_not_delay_the_term_token() {
-    let dir = std::env::temp_dir().join(format!("me-term-{}", uuid::Uuid::new_v4().simple()));
-    let mut runner = Runner::start(&dir, "127.0.0.1:0");
-    let c = Client::new(&runner.uri()).unwrap();
-    let db = c.database("term").unwrap();
+    let mut server = PrivateServer::start("term");
+    let db = server.db.clone();
     let ttl = Duration::from_secs(2);
     let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = slow.clone();
@@ -224,7 +210,7 @@ fn a_slow_callback_does_not_delay_the_term_token() {
     let term = e.term().unwrap();
     slow.store(true, Ordering::SeqCst);
     let frozen = mono_ns();
-    runner.child.signal(libc::SIGSTOP);
+    server.signal(libc::SIGSTOP);
     assert!(
         term.token().wait(Some(ttl * 2)),
         "the term token never ended"
@@ -236,9 +222,7 @@ fn a_slow_callback_does_not_delay_the_term_token() {
         secs(at - frozen)
     );
     assert!(!e.is_leader());
-    runner.child.signal(libc::SIGCONT);
+    server.signal(libc::SIGCONT);
     slow.store(false, Ordering::SeqCst);
     e.stop().unwrap();
-    drop(runner);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -348,7 +348,8 @@ impl Locker {
 
     /// The current holding's lease: its token is cancelled the moment the
     /// holding ends (lost, taken over, released, closed), and it carries the
-    /// holding's fencing token. `None` before the first holding.
+    /// holding's fencing token. `None` without a holding (never held, or the
+    /// last one released, closed or seen taken over).
     pub fn lease(&self) -> Option<Arc<Lease>> {
         self.state().lease.clone()
     }

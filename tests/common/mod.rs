@@ -454,3 +454,51 @@ impl Drop for Runner {
         let _ = &self.dir;
     }
 }
+
+/// A private server in a fresh data directory (removed at drop), for tests
+/// that freeze or kill it, and a database on it.
+pub struct PrivateServer {
+    pub runner: Runner,
+    pub db: Database,
+    _client: Client,
+}
+
+impl PrivateServer {
+    pub fn start(tag: &str) -> PrivateServer {
+        let dir = std::env::temp_dir().join(format!("me-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        let runner = Runner::start(&dir, "127.0.0.1:0");
+        let client = Client::new(&runner.uri()).unwrap();
+        let db = client.database(tag).unwrap();
+        PrivateServer {
+            runner,
+            db,
+            _client: client,
+        }
+    }
+
+    pub fn signal(&mut self, sig: i32) {
+        self.runner.child.signal(sig);
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.runner.child.signal(libc::SIGCONT);
+        self.runner.child.signal(libc::SIGKILL);
+        let _ = self.runner.child.wait_for(Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&self.runner.dir);
+    }
+}
+
+/// An elector of group "svc" with `ttl` and no callbacks.
+pub fn plain_elector(db: &Database, ttl: Duration) -> mongoelector::MongoLeaderElector {
+    mongoelector::MongoLeaderElector::new(
+        "svc",
+        db,
+        mongoelector::ElectorOptions {
+            ttl,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
