@@ -15,6 +15,9 @@
 
 #include "server.h"
 
+/* The longest key the library accepts: 1 MiB (issue 14). */
+#define KEY_LIMIT ((size_t)1 << 20)
+
 static me_client *client;
 static char db[64];
 static bool memcheck;
@@ -133,7 +136,7 @@ static void hardening(void) {
   l = NULL;
 
   /* keys: 1 MiB accepted (nothing is sent by me_locker_new), 1 MiB + 1 byte refused */
-  size_t big = (size_t)MAX_KEY_BYTES + 1;
+  size_t big = KEY_LIMIT + 1;
   char *key = malloc(big + 1);
   memset(key, 'k', big);
   key[big] = '\0';
@@ -152,7 +155,7 @@ static void hardening(void) {
   mlen = strlen(me_last_error_message());
   CHECK(mlen < 1000, "me_last_error_message has %zu bytes too", mlen);
   me_error_free(err);
-  key[big - 1] = '\0'; /* exactly MAX_KEY_BYTES */
+  key[big - 1] = '\0'; /* exactly the limit */
   EXPECT_ST(me_locker_new(client, db, key, NULL, &l, &err), ME_OK);
   me_locker_free(l);
   free(key);
