@@ -1,8 +1,11 @@
 //! Random sequences of C-ABI calls with random arguments, against the server in
-//! MONGOELECTOR_TEST_URI: lockers (me_locker_acquire with random options and
-//! cancellation tokens, release, touch, reads, records, close and free in any
-//! order), electors (start/stop/poll/release/close/free, the read-only locker
-//! view, records, user_data_free), tokens (new/cancel/free). Every call must
+//! MONGOELECTOR_TEST_URI: lockers (options with auto_renew, on_lost and
+//! user_data_free; me_locker_acquire with random options and cancellation
+//! tokens, release, touch, reads, records, held, the lease token, stats, close
+//! and free in any order), electors (start/stop/poll/release/close/free, the
+//! read-only locker view, records, on_new_leader, the term token, the observed
+//! leader, healthy, stats, user_data_free), tokens (new/cancel/wait/free; lease
+//! and term tokens join the pool and are passed to calls). Every call must
 //! return a known status with a matching `me_error` (set on failure with the
 //! same status and a message, untouched on success), records must be well
 //! formed and freed, and nothing may crash or trip a sanitizer. Keys are always
@@ -55,6 +58,40 @@ static FREED: AtomicUsize = AtomicUsize::new(0);
 unsafe extern "C" fn on_free(ud: *mut c_void) {
     assert!(ud as usize == 0x5eed, "user_data_free got another pointer");
     FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Lockers' on_lost and user_data_free: the pointer of their options.
+const LOCKER_UD: usize = 0x10c4;
+static LOCKER_FREED: AtomicUsize = AtomicUsize::new(0);
+static LOCKERS_MADE: AtomicUsize = AtomicUsize::new(0);
+unsafe extern "C" fn on_lost(ud: *mut c_void) {
+    assert!(ud as usize == LOCKER_UD, "on_lost got another pointer");
+}
+unsafe extern "C" fn on_locker_free(ud: *mut c_void) {
+    assert!(ud as usize == LOCKER_UD, "a locker's user_data_free got another pointer");
+    LOCKER_FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// on_new_leader: a leader record is borrowed for the call and well formed.
+unsafe extern "C" fn on_new_leader(ud: *mut c_void, leader: *const me_leader_info) {
+    assert!(ud as usize == 0x5eed, "on_new_leader got another pointer");
+    if let Some(l) = leader.as_ref() {
+        check_leader(l);
+    }
+}
+
+unsafe fn check_leader(l: &me_leader_info) {
+    text(l.host, "leader.host");
+    text(l.uuid, "leader.uuid");
+    assert!(l.fence > 0, "a leader's fence is {}", l.fence);
+}
+
+/// Counters are never negative or NaN, and a loss seen as a takeover is a loss.
+fn check_stats(s: &me_stats) {
+    for d in [s.last_round_trip, s.max_round_trip, s.lease_left] {
+        assert!(d.is_finite() && d >= 0.0, "a duration of {d}");
+    }
+    assert!(s.takeovers_seen <= s.losses, "{} takeovers, {} losses", s.takeovers_seen, s.losses);
 }
 
 /// A byte-stream reader that never fails (zeros at the end).
@@ -186,7 +223,7 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         unsafe {
-            match op % 24 {
+            match op % 30 {
                 0 | 1 => {
                     let k = key(&mut inp);
                     let mut o = std::mem::zeroed::<me_locker_options>();
@@ -194,10 +231,22 @@ fuzz_target!(|data: &[u8]| {
                     o.ttl = inp.f64();
                     o.timeparanoid = inp.u8() & 1 == 1;
                     o.maxoffset = inp.f64();
+                    let flags = inp.u8();
+                    o.auto_renew = flags & 1 == 1;
+                    if flags & 2 == 2 {
+                        o.on_lost = Some(on_lost);
+                    }
+                    o.user_data = LOCKER_UD as *mut c_void;
+                    if flags & 4 == 4 {
+                        o.user_data_free = Some(on_locker_free);
+                    }
                     let mut out = ptr::null_mut();
                     let opts = if inp.u8() & 1 == 0 { &o as *const _ } else { ptr::null() };
                     let st = me_locker_new(c, db.as_ptr(), cptr(&k), opts, &mut out, ep);
                     done(st, err);
+                    if st == me_status::ME_OK && !opts.is_null() && o.user_data_free.is_some() {
+                        LOCKERS_MADE.fetch_add(1, Ordering::SeqCst);
+                    }
                     if st == me_status::ME_OK && lockers.len() < 4 {
                         lockers.push(out);
                     } else if st == me_status::ME_OK {
@@ -297,6 +346,7 @@ fuzz_target!(|data: &[u8]| {
                     o.on_loop = if inp.u8() & 1 == 0 { Some(cb) } else { None };
                     o.user_data = 0x5eed as *mut c_void;
                     o.user_data_free = Some(on_free);
+                    o.on_new_leader = if inp.u8() & 1 == 0 { Some(on_new_leader) } else { None };
                     let mut out = ptr::null_mut();
                     let st = me_elector_new(c, db.as_ptr(), cptr(&k), &o, &mut out, ep);
                     done(st, err);
@@ -389,6 +439,81 @@ fuzz_target!(|data: &[u8]| {
                         }
                     }
                 },
+                22 => {
+                    let held = me_locker_held(lk);
+                    assert!(!held || !lk.is_null());
+                    let mut fence = -1i64;
+                    let fp = if inp.u8() & 1 == 0 { &mut fence as *mut i64 } else { ptr::null_mut() };
+                    let t = me_locker_lease_token(lk, fp);
+                    assert!(!t.is_null() || !held, "held without a lease token");
+                    if !t.is_null() {
+                        assert!(fp.is_null() || fence > 0, "a lease token's fence {fence}");
+                        lease_or_term(&mut inp, &mut tokens, t);
+                    } else {
+                        assert!(fence == -1, "fence written without a token");
+                    }
+                }
+                23 => {
+                    let mut s = std::mem::zeroed::<me_stats>();
+                    assert!(me_locker_stats(lk, &mut s) == !lk.is_null());
+                    check_stats(&s);
+                    assert!(!me_locker_stats(lk, ptr::null_mut()));
+                }
+                24 => {
+                    let mut fence = -1i64;
+                    let fp = if inp.u8() & 1 == 0 { &mut fence as *mut i64 } else { ptr::null_mut() };
+                    let t = me_elector_term_token(el, fp);
+                    if t.is_null() {
+                        assert!(fence == -1, "fence written without a term");
+                    } else {
+                        assert!(!el.is_null());
+                        assert!(fp.is_null() || fence > 0, "a term's fence {fence}");
+                        lease_or_term(&mut inp, &mut tokens, t);
+                    }
+                    let mut s = std::mem::zeroed::<me_stats>();
+                    assert!(me_elector_stats(el, &mut s) == !el.is_null());
+                    check_stats(&s);
+                }
+                25 => {
+                    let mut r: *mut me_leader_info = ptr::null_mut();
+                    let mut at = -1i64;
+                    let rp = if inp.u8() % 8 == 0 { ptr::null_mut() } else { &mut r as *mut _ };
+                    let st = me_elector_leader(el, rp, &mut at, ep);
+                    done(st, err);
+                    if st == me_status::ME_OK {
+                        assert!(at >= 0, "observed_ms {at}");
+                        if let Some(rec) = r.as_ref() {
+                            check_leader(rec);
+                            assert!(at > 0, "a leader observed at 0");
+                        }
+                    } else {
+                        assert!(st == me_status::ME_ERR_INVALID_ARGUMENT && (el.is_null() || rp.is_null()));
+                        assert!(r.is_null() && at == -1, "outputs written on failure");
+                    }
+                    me_leader_info_free(r);
+                }
+                26 => {
+                    let mut reason: *const c_char = ptr::null();
+                    let rp = if inp.u8() & 1 == 0 { &mut reason as *mut _ } else { ptr::null_mut() };
+                    let ok = me_elector_healthy(el, inp.f64(), rp);
+                    assert!(!ok || !el.is_null());
+                    if !rp.is_null() && !el.is_null() {
+                        let r = CStr::from_ptr(reason).to_str().unwrap();
+                        let good = matches!(r, "leading" | "following");
+                        assert!(
+                            good || matches!(r, "renewal overdue" | "polls failing or stuck" | "not running"),
+                            "reason {r:?}"
+                        );
+                        assert!(good == ok, "healthy {ok} with reason {r:?}");
+                    }
+                }
+                27 => {
+                    // A short wait on a token (lease, term or plain); NULL returns false at once.
+                    let secs = if inp.u8() & 1 == 0 { 0.0 } else { 0.01 };
+                    let got = me_cancel_wait(tok, secs);
+                    assert!(!got || me_cancel_is_cancelled(tok), "wait true on a live token");
+                    assert!(!got || !tok.is_null(), "wait true on NULL");
+                }
                 _ => {
                     let _ = CStr::from_ptr(me_status_name(inp.u8() as i32 - 10));
                     let _ = CStr::from_ptr(me_version());
@@ -403,6 +528,10 @@ fuzz_target!(|data: &[u8]| {
                     me_lock_status_free(ptr::null_mut());
                     me_node_status_free(ptr::null_mut());
                     me_cluster_detail_free(ptr::null_mut());
+                    me_leader_info_free(ptr::null_mut());
+                    assert!(!me_locker_held(ptr::null()) && me_locker_lease_token(ptr::null(), ptr::null_mut()).is_null());
+                    assert!(me_elector_term_token(ptr::null(), ptr::null_mut()).is_null());
+                    assert!(!me_elector_healthy(ptr::null(), 0.0, ptr::null_mut()));
                 }
             }
         }
@@ -425,4 +554,22 @@ fuzz_target!(|data: &[u8]| {
         electors_made,
         "user_data_free must run once per freed elector"
     );
+    // A locker's may run after me_locker_free returned (on a library thread), never twice.
+    assert!(
+        LOCKER_FREED.load(Ordering::SeqCst) <= LOCKERS_MADE.load(Ordering::SeqCst),
+        "a locker's user_data_free ran more often than lockers with one were made"
+    );
 });
+
+/// A lease or term token: kept in the pool (cancelled, waited on, passed to
+/// calls, freed like the others) or checked and freed at once.
+unsafe fn lease_or_term(inp: &mut In, tokens: &mut Vec<*mut me_cancel>, t: *mut me_cancel) {
+    let c = me_cancel_is_cancelled(t);
+    let w = me_cancel_wait(t, if inp.u8() & 1 == 0 { 0.0 } else { 0.005 });
+    assert!(!c || w, "a cancelled token waited on returned false");
+    if tokens.len() < 3 {
+        tokens.push(t);
+    } else {
+        me_cancel_free(t);
+    }
+}

@@ -86,18 +86,22 @@ minor=${minor%%.*}
 # The soname names the ABI: before 1.0 it changes with every minor release (libmongoelector.so.0.2).
 if [ "$major" = 0 ]; then abi=0.$minor; else abi=$major; fi
 
-# The C ABI 0.2, function by function (the contract; a change here is an ABI change).
+# The C ABI 0.2, function by function (the contract; a change here is an ABI change), with
+# issue 15's and 16's additions (held, lease and term tokens, the observed leader, healthy, stats).
 expected_symbols="me_acquire_options_init me_cancel_cancel me_cancel_free me_cancel_is_cancelled me_cancel_new
-me_cancel_wait me_client_free me_client_new me_cluster_detail_free me_current_lock_free me_elector_close
-me_elector_cluster_detail me_elector_free me_elector_is_leader me_elector_key me_elector_leader_exists
-me_elector_locker me_elector_new me_elector_node_status me_elector_options_init me_elector_poll
-me_elector_poll_wait me_elector_release me_elector_running me_elector_start me_elector_stop me_elector_ttl
-me_error_free me_error_message me_error_status me_last_error_message me_lock_status_free me_locker_acquire
-me_locker_close me_locker_current me_locker_db_name me_locker_dbcollection me_locker_fence me_locker_free
-me_locker_host me_locker_key me_locker_locked me_locker_maxoffset me_locker_new me_locker_options_init
-me_locker_owned me_locker_pid me_locker_release me_locker_status me_locker_timeparanoid me_locker_touch me_locker_verify_time
-me_locker_ts_expire me_locker_ttl me_locker_uuid me_node_status_free me_set_log_callback me_status_name
-me_version"
+me_cancel_wait me_client_free me_client_new me_cluster_detail_free me_current_lock_free
+me_elector_close me_elector_cluster_detail me_elector_free me_elector_healthy me_elector_is_leader
+me_elector_key me_elector_leader me_elector_leader_exists me_elector_locker me_elector_new
+me_elector_node_status me_elector_options_init me_elector_poll me_elector_poll_wait
+me_elector_release me_elector_running me_elector_start me_elector_stats me_elector_stop
+me_elector_term_token me_elector_ttl me_error_free me_error_message me_error_status
+me_last_error_message me_leader_info_free me_lock_status_free me_locker_acquire me_locker_close
+me_locker_current me_locker_db_name me_locker_dbcollection me_locker_fence me_locker_free
+me_locker_held me_locker_host me_locker_key me_locker_lease_token me_locker_locked
+me_locker_maxoffset me_locker_new me_locker_options_init me_locker_owned me_locker_pid
+me_locker_release me_locker_stats me_locker_status me_locker_timeparanoid me_locker_touch
+me_locker_ts_expire me_locker_ttl me_locker_uuid me_locker_verify_time me_node_status_free
+me_set_log_callback me_status_name me_version"
 expected_symbols=$(echo "$expected_symbols" | tr ' ' '\n' | sed '/^$/d' | sort -u)
 
 others=$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^me_' || true)

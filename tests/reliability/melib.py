@@ -26,18 +26,31 @@ ME_ERR_INTERNAL = 99
 ME_NO_TIMEOUT = None  # acquire(): has_timeout false
 
 CALLBACK = C.CFUNCTYPE(None, C.c_void_p)
+LEADER_CALLBACK = C.CFUNCTYPE(None, C.c_void_p, C.c_void_p)  # (user_data, const me_leader_info *)
 LOG_CALLBACK = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.c_char_p)
 
 
+# The options structs are complete (every field of the header's, in order): their *_init
+# functions write all of them.
 class LockerOptions(C.Structure):
     _fields_ = [("dbcollection", C.c_char_p), ("ttl", C.c_double),
-                ("timeparanoid", C.c_bool), ("maxoffset", C.c_double)]
+                ("timeparanoid", C.c_bool), ("maxoffset", C.c_double),
+                ("auto_renew", C.c_bool), ("on_lost", CALLBACK), ("user_data", C.c_void_p),
+                ("user_data_free", CALLBACK)]
 
 
 class ElectorOptions(C.Structure):
     _fields_ = [("ttl", C.c_double), ("on_leader", CALLBACK), ("on_leader_loss", CALLBACK),
                 ("on_loop", CALLBACK), ("user_data", C.c_void_p), ("user_data_free", CALLBACK),
-                ("app_version", C.c_char_p), ("report_status", C.c_bool)]
+                ("app_version", C.c_char_p), ("report_status", C.c_bool),
+                ("on_new_leader", LEADER_CALLBACK)]
+
+
+class Stats(C.Structure):
+    _fields_ = [("acquisitions", C.c_uint64), ("renewals", C.c_uint64), ("failed_renewals", C.c_uint64),
+                ("losses", C.c_uint64), ("takeovers_seen", C.c_uint64), ("leader_transitions", C.c_uint64),
+                ("round_trips", C.c_uint64), ("last_round_trip", C.c_double), ("max_round_trip", C.c_double),
+                ("lease_left", C.c_double)]
 
 
 class AcquireOptions(C.Structure):
@@ -86,6 +99,8 @@ _SIGS = {
     "me_cancel_new": (P, []),
     "me_cancel_cancel": (None, [P]),
     "me_cancel_free": (None, [P]),
+    "me_cancel_is_cancelled": (C.c_bool, [P]),
+    "me_cancel_wait": (C.c_bool, [P, C.c_double]),
     "me_client_new": (C.c_int, [C.c_char_p, PP, E]),
     "me_client_free": (None, [P]),
     "me_locker_options_init": (None, [C.POINTER(LockerOptions)]),
@@ -105,6 +120,9 @@ _SIGS = {
     "me_locker_fence": (C.c_int64, [P]),
     "me_locker_ttl": (C.c_double, [P]),
     "me_locker_ts_expire": (C.c_bool, [P, I64]),
+    "me_locker_held": (C.c_bool, [P]),
+    "me_locker_lease_token": (P, [P, I64]),
+    "me_locker_stats": (C.c_bool, [P, C.POINTER(Stats)]),
     "me_current_lock_free": (None, [C.POINTER(CurrentLock)]),
     "me_lock_status_free": (None, [C.POINTER(LockStatus)]),
     "me_node_status_free": (None, [C.POINTER(NodeStatus)]),
@@ -197,11 +215,15 @@ def client_new(uri):
     return out
 
 
-def locker_new(client, db, key, ttl=10.0, timeparanoid=True, collection=None):
+def locker_new(client, db, key, ttl=10.0, timeparanoid=True, collection=None, auto_renew=False,
+               maxoffset=None):
     opts = LockerOptions()
     lib().me_locker_options_init(C.byref(opts))
     opts.ttl = ttl
     opts.timeparanoid = timeparanoid
+    opts.auto_renew = auto_renew
+    if maxoffset is not None:
+        opts.maxoffset = maxoffset
     if collection is not None:
         opts.dbcollection = b(collection)
     out = C.c_void_p()
@@ -242,6 +264,19 @@ def current(locker):
              ts_created_ms=r.ts_created_ms, ts_expire_ms=r.ts_expire_ms, fence=r.fence)
     lib().me_current_lock_free(out)
     return st, d
+
+
+def lease_token(locker):
+    """(token or None, fence) from me_locker_lease_token; free the token with me_cancel_free."""
+    fence = C.c_int64(0)
+    t = lib().me_locker_lease_token(locker, C.byref(fence))
+    return (C.c_void_p(t) if t else None), fence.value
+
+
+def stats(locker):
+    s = Stats()
+    assert lib().me_locker_stats(locker, C.byref(s))
+    return {name: getattr(s, name) for name, _ in Stats._fields_}
 
 
 def _lock_status(r):
