@@ -76,7 +76,7 @@ class Elector:
     def __init__(self, lang, uri):
         self.lang = lang
         # The URI reaches the mongoelector command by its environment, not its argv.
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"), MONGODB_URI=uri)
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"), MONGODB_URI=uri, MONGOELECTOR_OBSERVE="1")
         self.proc = subprocess.Popen(elector_argv(lang, uri), stdout=subprocess.PIPE, text=True, env=env)
         self.leading = False
         self.events = []
@@ -85,6 +85,14 @@ class Elector:
     def _read(self):
         for line in self.proc.stdout:
             parts = line.split()
+            if parts[:1] == ["sees"] and len(parts) == 6:
+                _, lang, pid, _ns, leader, fence = parts
+                who = "nobody" if leader == "none" else f"pid {leader} (fence {fence})"
+                say(f"{lang:>6} (pid {pid}) observed a new leader: {who}")
+                continue
+            if parts[:1] == ["stats"]:
+                say(f"{parts[1]:>6} (pid {parts[2]}) counters: {' '.join(parts[3:])}")
+                continue
             if len(parts) != 4 or parts[0] not in ("leader", "loss"):
                 continue
             what, lang, pid, ns = parts

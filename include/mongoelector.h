@@ -1017,7 +1017,9 @@ bool me_locker_held(const struct me_locker *locker);
  * watch it or pass it to calls as their `cancel`. Writes the holding's
  * fencing token to `*fence` (if not NULL). Ownership: a new handle the
  * caller frees with `me_cancel_free`; cancelling it yourself ends nothing
- * but the token. NULL when the locker never held the lock, or for NULL.
+ * but the token. NULL when the locker has no holding (never held, or the
+ * last one was released, closed or seen taken over), or for NULL; the token
+ * of a holding that has just ended comes back already cancelled.
  * Thread-safe; never blocks.
  *
  * # Safety

@@ -28,6 +28,14 @@ def event(kind: str) -> None:
         sys.stdout.flush()
 
 
+def seen(leader: dict | None) -> None:
+    """With MONGOELECTOR_OBSERVE set (the demo): a leader change this elector observed."""
+    who = f"{leader['process_id']} {leader['fence']}" if leader else "none 0"
+    with _out:
+        sys.stdout.write(f"sees python {os.getpid()} {time.clock_gettime_ns(time.CLOCK_MONOTONIC)} {who}\n")
+        sys.stdout.flush()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 6:
         print(f"usage: {argv[0]} URI DB KEY TTL_S RUN_S", file=sys.stderr)
@@ -36,12 +44,14 @@ def main(argv: list[str]) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    observe = "MONGOELECTOR_OBSERVE" in os.environ
     elector = MongoLeaderElector(
         key,
         (uri, db),
         ttl=ttl,
         on_leader=lambda: event("leader"),
         on_leader_loss=lambda: event("loss"),
+        on_new_leader=seen if observe else None,
     )
     elector.start()
     try:
@@ -52,6 +62,12 @@ def main(argv: list[str]) -> int:
                 pass
     finally:
         elector.stop()
+        if observe:
+            st = elector.stats
+            with _out:
+                print(f"stats python {os.getpid()} terms {st['acquisitions']} renewals {st['renewals']} "
+                      f"losses {st['losses']} transitions {st['leader_transitions']} "
+                      f"round_trips {st['round_trips']} max_round_trip_ms {st['max_round_trip'] * 1e3:.1f}", flush=True)
         elector.close()
     return 0
 
