@@ -308,7 +308,10 @@ impl Store {
         let refused = match collection_check::refusal(&self.db, &self.coll, limit) {
             Ok(None) => None,
             Ok(Some(why)) => Some(collection_check::refused(why)),
-            Err(e) => Some(e),
+            Err(e) => {
+                log_at!(Warn, "could not check collection {}: {e}", self.coll.name());
+                Some(e)
+            }
         };
         if let Some(e) = refused {
             self.db
