@@ -1,6 +1,6 @@
 //! Collections whose server would delete or reject lock documents on its own
 //! (issue 14): a TTL index (the original package leaves one on `ts_expire`),
-//! a unique index on our fields, a capped collection. They are refused with
+//! a unique index on our fields. They are refused with
 //! the index named and the fix, and accepted again once fixed.
 
 mod common;
@@ -54,15 +54,6 @@ fn a_unique_index_on_our_fields_is_refused_until_dropped() {
         .unwrap();
     l.acquire(AcquireOptions::default()).unwrap();
     assert!(l.owned().unwrap());
-}
-
-#[test]
-fn a_capped_collection_is_refused() {
-    let (_c, db) = fresh_db("hz-capped");
-    let raw = Raw::new(db.name());
-    raw.command(doc! {"create": "capped", "capped": true, "size": 1_i64 << 20})
-        .unwrap();
-    refused(&locker(&db, "capped"), "is capped");
 }
 
 #[test]

@@ -1,63 +1,36 @@
 //! What a server would do to our lock documents on its own: a TTL index
 //! deletes them (the original package leaves one on `ts_expire`), a unique
-//! index on our fields rejects new generations, a capped collection drops old
-//! ones. Any of these breaks the chain of generations (a released lock read
-//! as held, fences going backwards), so such a collection is refused, with the
-//! index named and the fix.
-
-use std::time::Duration;
+//! index on our fields rejects new generations. Either breaks the chain of
+//! generations (a released lock read as held, fences going backwards), so such
+//! a collection is refused, with the index named and the fix.
 
 use mongodb::bson::{doc, Document};
-use mongodb::Collection;
 
-use super::client::Database;
+use super::client::Client;
 use super::error::{Error, Result};
-use super::runtime;
 
-/// Why `coll` is unsafe for lock documents, if it is.
-pub(crate) fn refusal(
-    db: &Database,
-    coll: &Collection<Document>,
-    limit: Duration,
+/// Why collection `name` of `db` is unsafe for lock documents, if it is,
+/// from its indexes (one round trip, on the connection the call goes on to use).
+pub(crate) async fn refusal(
+    client: &Client,
+    db: &mongodb::Database,
+    name: &str,
 ) -> Result<Option<String>> {
-    let client = db.client();
-    let name = coll.name().to_owned();
-    let driver_db = db.driver()?;
-    runtime::run(limit, "checking the lock collection", async {
-        let specs = driver_db
-            .run_command(doc! {"listCollections": 1, "filter": {"name": &name}})
-            .await
-            .map_err(|e| client.db_error(e))?;
-        let capped = specs
-            .get_document("cursor")
-            .and_then(|c| c.get_array("firstBatch"))
-            .ok()
-            .and_then(|b| b.first())
-            .and_then(|s| s.as_document())
-            .and_then(|s| s.get_document("options").ok())
-            .is_some_and(|o| o.get_bool("capped").unwrap_or(false));
-        if capped {
-            return Ok(Some(format!(
-                "collection {name} is capped: the server would drop old lock documents; use another collection"
-            )));
-        }
-        let listed = driver_db.run_command(doc! {"listIndexes": &name}).await;
-        let indexes = match listed {
-            Ok(r) => r
-                .get_document("cursor")
-                .and_then(|c| c.get_array("firstBatch"))
-                .map(|b| {
-                    b.iter()
-                        .filter_map(|i| i.as_document().cloned())
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
-            // A collection that does not exist yet has no indexes.
-            Err(e) if is_namespace_not_found(&e) => Vec::new(),
-            Err(e) => return Err(client.db_error(e)),
-        };
-        Ok(indexes.iter().find_map(|i| index_refusal(&name, i)))
-    })
+    let indexes = match db.run_command(doc! {"listIndexes": name}).await {
+        Ok(r) => first_batch(&r),
+        // A collection that does not exist yet has no indexes.
+        Err(e) if is_namespace_not_found(&e) => Vec::new(),
+        Err(e) => return Err(client.db_error(e)),
+    };
+    Ok(indexes.iter().find_map(|i| index_refusal(name, i)))
+}
+
+fn first_batch(reply: &Document) -> Vec<Document> {
+    reply
+        .get_document("cursor")
+        .and_then(|c| c.get_array("firstBatch"))
+        .map(|b| b.iter().filter_map(|i| i.as_document().cloned()).collect())
+        .unwrap_or_default()
 }
 
 /// Why index `i` of collection `coll` is unsafe, if it is.

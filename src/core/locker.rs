@@ -776,7 +776,15 @@ impl Locker {
     /// and keeps the answer as the next start.
     fn fetch_head(&self, limit: Duration) -> Result<Option<Record>> {
         let at = self.now();
-        let start = self.state().start.clone();
+        // Point reads forward from a start cost a round trip per generation
+        // written since: worth it from our own holding (a renewal finds the
+        // next one missing at once), not from another's, which a contender
+        // must read past in one round trip to win a race: the query does.
+        let start = self.state().start.clone().filter(|s| {
+            s.head
+                .as_ref()
+                .is_some_and(|h| h.locked && h.uuid == self.uuid)
+        });
         let head = self.store.head(&self.key, start.as_ref(), limit)?;
         self.state().start = Some(Start {
             head: head.clone(),

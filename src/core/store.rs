@@ -115,12 +115,14 @@ impl Store {
         start: Option<&Start>,
         limit: Duration,
     ) -> Result<Option<Record>> {
-        let end = Instant::now() + self.ensure_index(limit)?;
+        // What the first use left of the limit, from now.
+        let left_after_first_use = self.ensure_index(limit)?;
+        let end = Instant::now() + left_after_first_use;
         let left = || end.saturating_duration_since(Instant::now());
-        let start = match start.filter(|s| self.fresh(s.at)) {
-            Some(s) => Some(s.clone()),
-            None => self.hint(key, left())?,
-        };
+        // A locker without a fresh start of its own reads by the query (one
+        // round trip, a scan on FerretDB): reading a hint first costs two more
+        // round trips, which a slow network cannot afford within one call.
+        let start = start.filter(|s| self.fresh(s.at)).cloned();
         if let Some(start) = start {
             if let Some(head) = self.probe(key, start, &left)? {
                 return Ok(head);
@@ -142,8 +144,8 @@ impl Store {
             let next = start.head.as_ref().map_or(1, |h| h.gen + 1);
             match self.by_gen(key, next, left())? {
                 Some(rec) => start.head = Some(rec),
-                None if self.fresh(start.at) => return Ok(Some(start.head)),
-                None => return Ok(None),
+                // The first missing generation ends the chain: the head is the one before.
+                None => return Ok(self.fresh(start.at).then_some(start.head)),
             }
             probes += 1;
             if probes % PROBES_PER_HINT == 0 {
@@ -159,18 +161,27 @@ impl Store {
     /// The newest fresh hint of `key` as a start (a point read per bucket).
     fn hint(&self, key: &str, limit: Duration) -> Result<Option<Start>> {
         let end = Instant::now() + limit;
-        let left = || end.saturating_duration_since(Instant::now());
         let now = hint_bucket(self.db.client().clock().now());
-        for bucket in [now, now - 1] {
-            let Some(d) = self.find_one(doc! {"_id": hint_id(key, bucket)}, left())? else {
-                continue;
-            };
+        let client = self.db.client();
+        // Both buckets' hints in one round trip, the newer first.
+        let (newer, older) = self.round_trip(limit, "reading the lock hints", async {
+            let (a, b) = tokio::join!(
+                self.coll.find_one(doc! {"_id": hint_id(key, now)}),
+                self.coll.find_one(doc! {"_id": hint_id(key, now - 1)}),
+            );
+            Ok((
+                a.map_err(|e| client.db_error(e))?,
+                b.map_err(|e| client.db_error(e))?,
+            ))
+        })?;
+        for d in [newer, older].into_iter().flatten() {
             let (Ok(gen), Ok(at)) = (d.get_i64("head_gen"), d.get_datetime("head_at")) else {
                 continue;
             };
             let at = at.to_system_time();
             if self.fresh(at) {
-                return Ok(self.by_gen(key, gen, left())?.map(|rec| Start {
+                let left = end.saturating_duration_since(Instant::now());
+                return Ok(self.by_gen(key, gen, left)?.map(|rec| Start {
                     head: Some(rec),
                     at,
                 }));
@@ -304,38 +315,43 @@ impl Store {
             return Ok(limit);
         }
         let end = Instant::now() + limit;
+        let model = IndexModel::builder()
+            .keys(doc! {"key": 1, "gen": -1})
+            .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
+            .build();
+        let client = self.db.client();
+        let driver_db = self.db.driver()?;
+        // One after the other on one connection: a first use through a slow
+        // network must not open more connections than it needs.
+        let prepared = runtime::run(limit, "preparing the lock collection", async {
+            let refusal = collection_check::refusal(client, &driver_db, self.coll.name()).await;
+            if !matches!(refusal, Ok(None)) {
+                return Ok((refusal, Ok(())));
+            }
+            let created = self.coll.create_index(model).await.map(|_| ());
+            Ok((refusal, created.map_err(|e| client.db_error(e))))
+        });
         // Fail closed: a collection we could not check is checked again next time.
-        let refused = match collection_check::refusal(&self.db, &self.coll, limit) {
-            Ok(None) => None,
-            Ok(Some(why)) => Some(collection_check::refused(why)),
-            Err(e) => {
+        let refused = match prepared {
+            Ok((Ok(None), created)) => {
+                if let Err(e) = created {
+                    log_at!(
+                        Warn,
+                        "could not create index {INDEX_NAME} on {}: {e}",
+                        self.coll.name()
+                    );
+                }
+                None
+            }
+            Ok((Ok(Some(why)), _)) => Some(collection_check::refused(why)),
+            Ok((Err(e), _)) | Err(e) => {
                 log_at!(Warn, "could not check collection {}: {e}", self.coll.name());
                 Some(e)
             }
         };
         if let Some(e) = refused {
-            self.db
-                .client()
-                .retry_first_use(self.db.name(), self.coll.name());
+            client.retry_first_use(self.db.name(), self.coll.name());
             return Err(e);
-        }
-        let left = end.saturating_duration_since(Instant::now());
-        let model = IndexModel::builder()
-            .keys(doc! {"key": 1, "gen": -1})
-            .options(IndexOptions::builder().name(INDEX_NAME.to_owned()).build())
-            .build();
-        if let Err(e) = create_index(&self.db, &self.coll, model, left) {
-            log_at!(
-                Warn,
-                "could not create index {INDEX_NAME} on {}: {e}",
-                self.coll.name()
-            );
-            if Instant::now() >= end {
-                self.db
-                    .client()
-                    .retry_first_use(self.db.name(), self.coll.name());
-                return Err(e);
-            }
         }
         Ok(end.saturating_duration_since(Instant::now()))
     }
