@@ -19,7 +19,7 @@ use super::collection_check;
 use super::error::Result;
 use super::locker::GRACE;
 use super::log::log_at;
-use super::record::{hint_id, record_id, Record};
+use super::record::{record_id, Record};
 use super::runtime;
 use super::stats::Counters;
 
@@ -27,20 +27,6 @@ const INDEX_NAME: &str = "mongoelector_key_gen";
 /// A start is trusted for point reads this long after it was the head: every
 /// later generation is younger than this, so none of them can be collected yet.
 const FRESH: Duration = Duration::from_secs(GRACE.as_secs() / 2);
-/// Point reads before the hint is consulted again (it may be further ahead).
-const PROBES_PER_HINT: u32 = 8;
-/// Hints are kept per time bucket of this length, so the two newest buckets
-/// hold every hint young enough to be fresh.
-const HINT_BUCKET: Duration = Duration::from_secs(FRESH.as_secs() / 2);
-
-/// The hint bucket of wall time `t`.
-pub(crate) fn hint_bucket(t: SystemTime) -> i64 {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    (secs / HINT_BUCKET.as_secs()) as i64
-}
 
 /// A generation that was the head at wall time `at` (`head: None`: the key had
 /// no generation then). Every later generation was decided after `at`.
@@ -106,9 +92,9 @@ impl Store {
         res
     }
 
-    /// The newest generation of `key`, if any. From a fresh `start` (or the
-    /// key's hint) by point reads; otherwise, or when the reads outlast the
-    /// start's freshness, by the `{key, gen}` query, which may scan.
+    /// The newest generation of `key`, if any. From a fresh `start` by point
+    /// reads; otherwise, or when the reads outlast the start's freshness, by
+    /// the `{key, gen}` query, which may scan.
     pub fn head(
         &self,
         key: &str,
@@ -119,9 +105,6 @@ impl Store {
         let left_after_first_use = self.ensure_index(limit)?;
         let end = Instant::now() + left_after_first_use;
         let left = || end.saturating_duration_since(Instant::now());
-        // A locker without a fresh start of its own reads by the query (one
-        // round trip, a scan on FerretDB): reading a hint first costs two more
-        // round trips, which a slow network cannot afford within one call.
         let start = start.filter(|s| self.fresh(s.at)).cloned();
         if let Some(start) = start {
             if let Some(head) = self.probe(key, start, &left)? {
@@ -139,7 +122,6 @@ impl Store {
         mut start: Start,
         left: &impl Fn() -> Duration,
     ) -> Result<Option<Option<Record>>> {
-        let mut probes = 0;
         loop {
             let next = start.head.as_ref().map_or(1, |h| h.gen + 1);
             match self.by_gen(key, next, left())? {
@@ -147,67 +129,7 @@ impl Store {
                 // The first missing generation ends the chain: the head is the one before.
                 None => return Ok(self.fresh(start.at).then_some(start.head)),
             }
-            probes += 1;
-            if probes % PROBES_PER_HINT == 0 {
-                if let Some(h) = self.hint(key, left())? {
-                    if h.head.as_ref().map(|r| r.gen) > start.head.as_ref().map(|r| r.gen) {
-                        start = h;
-                    }
-                }
-            }
         }
-    }
-
-    /// The newest fresh hint of `key` as a start (a point read per bucket).
-    fn hint(&self, key: &str, limit: Duration) -> Result<Option<Start>> {
-        let end = Instant::now() + limit;
-        let now = hint_bucket(self.db.client().clock().now());
-        let client = self.db.client();
-        // Both buckets' hints in one round trip, the newer first.
-        let (newer, older) = self.round_trip(limit, "reading the lock hints", async {
-            let (a, b) = tokio::join!(
-                self.coll.find_one(doc! {"_id": hint_id(key, now)}),
-                self.coll.find_one(doc! {"_id": hint_id(key, now - 1)}),
-            );
-            Ok((
-                a.map_err(|e| client.db_error(e))?,
-                b.map_err(|e| client.db_error(e))?,
-            ))
-        })?;
-        for d in [newer, older].into_iter().flatten() {
-            let (Ok(gen), Ok(at)) = (d.get_i64("head_gen"), d.get_datetime("head_at")) else {
-                continue;
-            };
-            let at = at.to_system_time();
-            if self.fresh(at) {
-                let left = end.saturating_duration_since(Instant::now());
-                return Ok(self.by_gen(key, gen, left)?.map(|rec| Start {
-                    head: Some(rec),
-                    at,
-                }));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Records `rec`, a generation that just won, as the hint of the current
-    /// time bucket, unless one exists (then that one stands: it is as good).
-    /// Only inserts: FerretDB updates and deletes scan the collection.
-    pub fn write_hint(&self, rec: &Record, limit: Duration) -> Result<()> {
-        let client = self.db.client();
-        let bucket = hint_bucket(rec.ts_written.to_system_time());
-        let hint = doc! {
-            "_id": hint_id(&rec.key, bucket),
-            "head_of": &rec.key,
-            "head_gen": rec.gen,
-            "head_at": rec.ts_written,
-        };
-        self.round_trip(limit, "writing the lock hint", async {
-            match self.coll.insert_one(hint).await {
-                Err(e) if !is_duplicate_key(&e) => Err(client.db_error(e)),
-                _ => Ok(()),
-            }
-        })
     }
 
     /// Generation `gen` of `key`, by its `_id`.
@@ -216,8 +138,8 @@ impl Store {
         d.map(|d| self.record(&d)).transpose()
     }
 
-    /// The head by the `{key, gen}` query: right whatever the state of the
-    /// hint, but a collection scan on FerretDB.
+    /// The head by the `{key, gen}` query: right whatever this locker knows,
+    /// but a collection scan on FerretDB.
     fn scan_head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
         let client = self.db.client();
         let d = self.round_trip(limit, "reading the lock", async {
@@ -276,8 +198,7 @@ impl Store {
         })
     }
 
-    /// Deletes generations of `key` below `below_gen`, and its hints, written
-    /// before `before`, in the background: FerretDB scans the collection for
+    /// Deletes generations of `key` below `below_gen` written before `before`, in the background: FerretDB scans the collection for
     /// any delete, so no caller waits for it. The head is never among them, and
     /// documents are immutable, so this cannot race with a decision: see
     /// docs/design.md ("Collecting old generations").
@@ -291,10 +212,7 @@ impl Store {
             self.db.client().clone(),
             self.collecting.clone(),
         );
-        let filter = doc! {"$or": [
-            {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
-            {"head_of": key, "head_at": {"$lt": before}},
-        ]};
+        let filter = doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
         runtime::spawn(limit, "collecting old lock generations", async move {
             let res = coll
                 .delete_many(filter)
