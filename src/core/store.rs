@@ -5,7 +5,7 @@
 //! so the head is found by point reads of `_id`s, forward from a generation known
 //! to have been the head recently (docs/design.md, "Finding the head").
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,7 +19,7 @@ use super::collection_check;
 use super::error::Result;
 use super::locker::GRACE;
 use super::log::log_at;
-use super::record::{record_id, Record};
+use super::record::{hint_id, record_id, Record};
 use super::runtime;
 use super::stats::Counters;
 
@@ -27,6 +27,24 @@ const INDEX_NAME: &str = "mongoelector_key_gen";
 /// A start is trusted for point reads this long after it was the head: every
 /// later generation is younger than this, so none of them can be collected yet.
 const FRESH: Duration = Duration::from_secs(GRACE.as_secs() / 2);
+/// Generations read together, in one round trip, when reading forward: a
+/// contender polling every step finds a few new ones at most (`by_gens`
+/// joins this many reads).
+const BATCH: usize = 4;
+/// Batches read forward before the hint is consulted (it may be further ahead).
+const BATCHES_PER_HINT: u32 = 2;
+/// Hints are kept per time bucket of this length, so the two newest buckets
+/// hold every hint young enough to be fresh.
+const HINT_BUCKET: Duration = Duration::from_secs(FRESH.as_secs() / 2);
+
+/// The hint bucket of wall time `t`.
+pub(crate) fn hint_bucket(t: SystemTime) -> i64 {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    (secs / HINT_BUCKET.as_secs()) as i64
+}
 
 /// A generation that was the head at wall time `at` (`head: None`: the key had
 /// no generation then). Every later generation was decided after `at`.
@@ -36,6 +54,64 @@ pub(crate) struct Start {
     pub at: SystemTime,
 }
 
+/// Where reading forward begins: generation `next` and on were decided after
+/// `at`; `head` is generation `next - 1` when known.
+struct Forward {
+    next: i64,
+    head: Option<Record>,
+    at: SystemTime,
+}
+
+impl Forward {
+    fn after(s: &Start) -> Forward {
+        Forward {
+            next: s.head.as_ref().map_or(1, |h| h.gen + 1),
+            head: s.head.clone(),
+            at: s.at,
+        }
+    }
+}
+
+/// A network round trip longer than this makes reading forward (a round trip
+/// per batch, and connections of its own) dearer than the one query.
+const LONG_RTT: Duration = Duration::from_millis(50);
+/// Flat calls whose shortest is taken as the network's round trip.
+const RTT_WINDOW: u32 = 16;
+
+/// The network's round trip to the server: the shortest of the latest flat
+/// calls (inserts and point reads cost the same on any server whatever the
+/// collection holds, so their floor is the network, not the server's load).
+struct RttFloor {
+    floor_ns: AtomicU64,
+    window_ns: AtomicU64,
+    samples: AtomicU32,
+}
+
+impl RttFloor {
+    fn new() -> RttFloor {
+        RttFloor {
+            floor_ns: AtomicU64::new(0),
+            window_ns: AtomicU64::new(u64::MAX),
+            samples: AtomicU32::new(0),
+        }
+    }
+
+    fn add(&self, took: Duration) {
+        let ns = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.window_ns.fetch_min(ns, Ordering::Relaxed);
+        let n = self.samples.fetch_add(1, Ordering::Relaxed) + 1;
+        // The first sample counts at once: a slow network must not wait a window.
+        if n == 1 || n.is_multiple_of(RTT_WINDOW) {
+            let floor = self.window_ns.swap(u64::MAX, Ordering::Relaxed);
+            self.floor_ns.store(floor, Ordering::Relaxed);
+        }
+    }
+
+    fn long(&self) -> bool {
+        self.floor_ns.load(Ordering::Relaxed) > LONG_RTT.as_nanos() as u64
+    }
+}
+
 /// The lock collection of one locker.
 pub(crate) struct Store {
     db: Database,
@@ -43,6 +119,7 @@ pub(crate) struct Store {
     /// A collection of old generations is under way.
     collecting: Arc<AtomicBool>,
     counters: Arc<Counters>,
+    rtt: RttFloor,
 }
 
 /// The outcome of inserting a generation.
@@ -60,6 +137,7 @@ impl Store {
             coll: db.driver()?.collection(collection),
             collecting: Arc::default(),
             counters: Arc::default(),
+            rtt: RttFloor::new(),
         })
     }
 
@@ -92,83 +170,169 @@ impl Store {
         res
     }
 
-    /// The newest generation of `key`, if any. From a fresh `start` by point
-    /// reads; otherwise, or when the reads outlast the start's freshness, by
-    /// the `{key, gen}` query, which may scan.
+    /// The newest generation of `key`, if any, in one bounded call. From a
+    /// fresh `start` by point reads forward (by the query when the network's
+    /// round trip is long); from a cold start by whichever
+    /// answers first of the `{key, gen}` query (one round trip, but a scan on
+    /// FerretDB) and the key's hint followed by point reads (flat in the
+    /// collection's size, but two round trips or more): a slow network gets
+    /// the query's answer, a crowded FerretDB collection the hint's.
     pub fn head(
         &self,
         key: &str,
         start: Option<&Start>,
         limit: Duration,
     ) -> Result<Option<Record>> {
-        // What the first use left of the limit, from now.
-        let left_after_first_use = self.ensure_index(limit)?;
-        let end = Instant::now() + left_after_first_use;
-        let left = || end.saturating_duration_since(Instant::now());
-        let start = start.filter(|s| self.fresh(s.at)).cloned();
-        if let Some(start) = start {
-            if let Some(head) = self.probe(key, start, &left)? {
-                return Ok(head);
+        let limit = self.ensure_index(limit)?;
+        let warm = start.filter(|s| self.fresh(s.at)).map(Forward::after);
+        self.round_trip(limit, "reading the lock", async {
+            if warm.is_some() && self.rtt.long() {
+                return self.query(key).await;
             }
-        }
-        self.scan_head(key, left())
+            if let Some(from) = warm {
+                if let Some(head) = self.forward(key, from).await? {
+                    return Ok(head);
+                }
+                return self.query(key).await;
+            }
+            let by_hint = async {
+                match self.hint(key).await? {
+                    Some(from) => self.forward(key, from).await,
+                    None => Ok(None),
+                }
+            };
+            let query = self.query(key);
+            tokio::pin!(by_hint, query);
+            // The query first, so it gets the pooled connection: on a slow
+            // network the hint's path waits for new ones.
+            tokio::select! {
+                biased;
+                head = &mut query => head,
+                head = &mut by_hint => match head {
+                    Ok(Some(head)) => Ok(head),
+                    _ => query.await,
+                },
+            }
+        })
     }
 
-    /// The head, by point reads of the generations after `start`; `None` when
-    /// `start` stopped being fresh before the last read was answered.
-    fn probe(
-        &self,
-        key: &str,
-        mut start: Start,
-        left: &impl Fn() -> Duration,
-    ) -> Result<Option<Option<Record>>> {
+    /// The head, by batches of point reads forward from `from`; `None` when
+    /// the start stopped being fresh before the last batch was answered, or
+    /// a hint's generation was missing (clocks too far apart to trust it).
+    async fn forward(&self, key: &str, mut from: Forward) -> Result<Option<Option<Record>>> {
+        let mut batches = 0;
         loop {
-            let next = start.head.as_ref().map_or(1, |h| h.gen + 1);
-            match self.by_gen(key, next, left())? {
-                Some(rec) => start.head = Some(rec),
-                // The first missing generation ends the chain: the head is the one before.
-                None => return Ok(self.fresh(start.at).then_some(start.head)),
+            let batch = self.gens(key, from.next).await?;
+            let found = batch.iter().take_while(|r| r.is_some()).count();
+            if found == 0 && from.head.is_none() && from.next > 1 {
+                return Ok(None);
+            }
+            if let Some(rec) = batch.into_iter().take(found).flatten().next_back() {
+                from.next = rec.gen + 1;
+                from.head = Some(rec);
+            }
+            // The first missing generation ends the chain: the head is the one before.
+            if found < BATCH {
+                return Ok(self.fresh(from.at).then_some(from.head));
+            }
+            batches += 1;
+            if batches % BATCHES_PER_HINT == 0 {
+                if let Some(h) = self.hint(key).await? {
+                    if h.next > from.next {
+                        from = h;
+                    }
+                }
             }
         }
     }
 
-    /// Generation `gen` of `key`, by its `_id`.
-    fn by_gen(&self, key: &str, gen: i64, limit: Duration) -> Result<Option<Record>> {
-        let d = self.find_one(doc! {"_id": record_id(key, gen)}, limit)?;
-        d.map(|d| self.record(&d)).transpose()
+    /// Where the newest fresh hint of `key` says to read from (both buckets'
+    /// hints in one round trip, the newer first).
+    async fn hint(&self, key: &str) -> Result<Option<Forward>> {
+        let now = hint_bucket(self.db.client().clock().now());
+        let client = self.db.client();
+        let (newer, older) = tokio::join!(
+            self.coll.find_one(doc! {"_id": hint_id(key, now)}),
+            self.coll.find_one(doc! {"_id": hint_id(key, now - 1)}),
+        );
+        let (newer, older) = (
+            newer.map_err(|e| client.db_error(e))?,
+            older.map_err(|e| client.db_error(e))?,
+        );
+        for d in [newer, older].into_iter().flatten() {
+            let (Ok(gen), Ok(at)) = (d.get_i64("head_gen"), d.get_datetime("head_at")) else {
+                continue;
+            };
+            let at = at.to_system_time();
+            if self.fresh(at) {
+                // The hinted generation itself is read first: it was the head at `at`.
+                return Ok(Some(Forward {
+                    next: gen,
+                    head: None,
+                    at,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records `rec`, a generation that just won, as the hint of the current
+    /// time bucket, unless one exists (then that one stands: it is as good),
+    /// in the background: nobody waits for a hint. Only inserts: FerretDB
+    /// updates and deletes scan the collection.
+    pub fn write_hint(&self, rec: &Record, limit: Duration) {
+        let bucket = hint_bucket(rec.ts_written.to_system_time());
+        let hint = doc! {
+            "_id": hint_id(&rec.key, bucket),
+            "head_of": &rec.key,
+            "head_gen": rec.gen,
+            "head_at": rec.ts_written,
+        };
+        let (coll, client) = (self.coll.clone(), self.db.client().clone());
+        runtime::spawn(limit, "writing the lock hint", async move {
+            match coll.insert_one(hint).await {
+                Err(e) if !is_duplicate_key(&e) => Err(client.db_error(e)),
+                _ => Ok(()),
+            }
+        });
+    }
+
+    /// Generations `first` .. `first + BATCH - 1` of `key`, by their `_id`s,
+    /// read concurrently (one round trip).
+    async fn gens(&self, key: &str, first: i64) -> Result<Vec<Option<Record>>> {
+        let client = self.db.client();
+        let one = |gen: i64| self.coll.find_one(doc! {"_id": record_id(key, gen)});
+        let sent = Instant::now();
+        let (a, b, c, d) = tokio::join!(one(first), one(first + 1), one(first + 2), one(first + 3));
+        self.rtt.add(sent.elapsed());
+        [a, b, c, d]
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| client.db_error(e))?
+                    .map(|d| self.record(&d))
+                    .transpose()
+            })
+            .collect()
     }
 
     /// The head by the `{key, gen}` query: right whatever this locker knows,
     /// but a collection scan on FerretDB.
-    fn scan_head(&self, key: &str, limit: Duration) -> Result<Option<Record>> {
+    async fn query(&self, key: &str) -> Result<Option<Record>> {
         let client = self.db.client();
-        let d = self.round_trip(limit, "reading the lock", async {
-            let mut cursor = self
-                .coll
-                .find(doc! {"key": key, "gen": {"$gte": 1_i64}})
-                .sort(doc! {"gen": -1})
-                .limit(1)
-                .await
-                .map_err(|e| client.db_error(e))?;
-            if !cursor.advance().await.map_err(|e| client.db_error(e))? {
-                return Ok(None);
-            }
-            let raw = cursor
-                .deserialize_current()
-                .map_err(|e| client.db_error(e))?;
-            Ok(Some(raw))
-        })?;
-        d.map(|d| self.record(&d)).transpose()
-    }
-
-    fn find_one(&self, filter: Document, limit: Duration) -> Result<Option<Document>> {
-        let client = self.db.client();
-        self.round_trip(limit, "reading the lock", async {
-            self.coll
-                .find_one(filter)
-                .await
-                .map_err(|e| client.db_error(e))
-        })
+        let mut cursor = self
+            .coll
+            .find(doc! {"key": key, "gen": {"$gte": 1_i64}})
+            .sort(doc! {"gen": -1})
+            .limit(1)
+            .await
+            .map_err(|e| client.db_error(e))?;
+        if !cursor.advance().await.map_err(|e| client.db_error(e))? {
+            return Ok(None);
+        }
+        let raw = cursor
+            .deserialize_current()
+            .map_err(|e| client.db_error(e))?;
+        self.record(&raw).map(Some)
     }
 
     fn record(&self, d: &Document) -> Result<Record> {
@@ -190,7 +354,10 @@ impl Store {
         let limit = self.ensure_index(limit)?;
         let client = self.db.client();
         self.round_trip(limit, "writing the lock", async {
-            match self.coll.insert_one(rec.to_document()).await {
+            let sent = Instant::now();
+            let res = self.coll.insert_one(rec.to_document()).await;
+            self.rtt.add(sent.elapsed());
+            match res {
                 Ok(_) => Ok(Insert::Won),
                 Err(e) if is_duplicate_key(&e) => Ok(Insert::Lost),
                 Err(e) => Err(client.db_error(e)),
@@ -198,7 +365,8 @@ impl Store {
         })
     }
 
-    /// Deletes generations of `key` below `below_gen` written before `before`, in the background: FerretDB scans the collection for
+    /// Deletes generations of `key` below `below_gen`, and its hints, written
+    /// before `before`, in the background: FerretDB scans the collection for
     /// any delete, so no caller waits for it. The head is never among them, and
     /// documents are immutable, so this cannot race with a decision: see
     /// docs/design.md ("Collecting old generations").
@@ -212,7 +380,10 @@ impl Store {
             self.db.client().clone(),
             self.collecting.clone(),
         );
-        let filter = doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
+        let filter = doc! {"$or": [
+            {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
+            {"head_of": key, "head_at": {"$lt": before}},
+        ]};
         runtime::spawn(limit, "collecting old lock generations", async move {
             let res = coll
                 .delete_many(filter)
