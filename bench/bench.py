@@ -682,7 +682,9 @@ class Bench:
             for i, what, bound in ((0, "first leader (from the electors' start)", 1.0),
                                    (1, "failover after SIGKILL of the leader", 1.25)):
                 def cell(kind):
-                    xs = [x[i] for x in res[kind]]
+                    xs = [x[i] for x in res[kind] if i == 0 or x[0] is not None]
+                    if not xs:
+                        return None, "not tried: no first leader to kill"
                     if any(x is None for x in xs):
                         return None, f"none within 10 × ttl in {sum(x is None for x in xs)} of {len(xs)} rounds"
                     worst = max(xs) / (ttl * 1e9)
@@ -761,7 +763,10 @@ class Bench:
                                  verdict(bool(ratios) and median(ratios) <= 1.25)))
         self.notes.append("Threads, acquisitions/s per round: " + "; ".join(
             f"{n}: " + ", ".join(f"{d['rate']:.1f}" for d in res[n]) for n in THREADS) + "; acquire max: " + "; ".join(
-            f"{n}: " + ", ".join(fmt_ms(d["shared"][5]) for d in res[n]) for n in THREADS) + ".")
+            f"{n}: " + ", ".join(fmt_ms(d["shared"][5]) for d in res[n]) for n in THREADS)
+            + "; the program's run, from the threads' start to the last one's end (the loop is "
+            + f"{THREAD_S:g} s): " + "; ".join(f"{n}: " + ", ".join(f"{d['secs'][0] / 1e9:.1f} s" for d in res[n])
+                                                for n in THREADS) + ".")
 
     # ---------------------------------------------------------- report
     def table(self) -> str:
@@ -976,7 +981,7 @@ def main():
         "node_status's find + find + update = 6; follower find + find + find + find + update = 5.",
         "6. `bench/c/footprint.c`: Threads and VmRSS from /proc/self/status with one client and one "
         f"running elector (after it led), then after {LOCKERS:,} lockers on {LOCKERS:,} keys, each "
-        "acquired once. Reference: `driver-baseline footprint` (connect, one insert, 2 s idle).",
+        "acquired once, all in the default collection `mongolocker`. Reference: `driver-baseline footprint` (connect, one insert, 2 s idle).",
         f"7. `bench/c/contend.c` × {CONTENDERS}: start together, loop blocking acquire (library default "
         f"step {CONTEND_STEP:g} s) + release on one key for {CONTEND_S:g} s.",
         f"8. Issue 19. A sustained loop on one key, as a user's worker runs it: default options (collection "
