@@ -727,7 +727,8 @@ class Bench:
             for n in order:
                 out = run([self.prog("me_bench_threads"), self.uri, self.db("threads"), f"threads-{n}-{r}", str(n),
                            f"{THREAD_S:g}", f"{CALL_LIMIT:g}", "1"], timeout=THREAD_S + 4 * CALL_LIMIT + 120)
-                d = {f[0]: [int(x) for x in f[1:]] for f in (line.split() for line in out.splitlines()) if f}
+                d = {f[0]: [int(x) for x in f[1:]] for f in (line.split() for line in out.splitlines())
+                     if f and f[0] != "close-failed"}
                 d["rate"] = d["shared"][0] / (d["secs"][0] / 1e9)
                 res[n].append(d)
                 log(f"  round {r + 1}, {n} threads: {d['shared'][0]} acquisitions ({d['rate']:.1f}/s), "
