@@ -4,7 +4,14 @@
 # MONGOELECTOR_TEST_URI is set (and stops it at the end), runs bench/bench.py,
 # writes BENCHMARKS.md at the repository root and prints the same table.
 # Knobs (environment): BENCH_ROUNDS, BENCH_PAIRS, BENCH_ELECT_ROUNDS,
-# BENCH_FOOT_ROUNDS, BENCH_CONTEND_ROUNDS, BENCH_LOAD_WINDOW (see bench.py).
+# BENCH_FOOT_ROUNDS, BENCH_CONTEND_ROUNDS, BENCH_LOAD_WINDOW (see bench.py), and
+# for the sustained-load rows (issue 19):
+#   BENCH_SUSTAINED_S (30) and BENCH_SUSTAINED_ROUNDS (3): sustained loop length/rounds
+#   BENCH_KEYS ("1,1000,10000"), BENCH_KEYS_S (8), BENCH_KEYS_ROUNDS (3): other keys
+#   BENCH_CROWD_GROUPS (10000), BENCH_CROWD_TTLS ("1,5"), BENCH_CROWD_ROUNDS (2)
+#   BENCH_THREADS ("1,8,64"), BENCH_THREAD_S (8), BENCH_THREAD_ROUNDS (2)
+#   BENCH_ONLY: comma-separated sections to run (round_trips, elections, load,
+#     footprint, contention, sustained, seed_failover, keys, crowds, threads)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -52,6 +59,17 @@ elif ! c++ -std=c++17 -O2 -Wall -Wextra -Werror -I"$root/bindings/cpp/include" -
 fi
 if ! (cd "$root/bindings/python" 2>/dev/null && python3 -c "import mongoelector") > "$build/python-import.log" 2>&1; then
   unavailable python "the Python binding does not import: $(tail -n 1 "$build/python-import.log")"
+fi
+
+# The original package (mongoelector 1.0.2 from PyPI) in its own venv, reused if
+# present; its pymongo also counts documents for the storage rows.
+seed_venv=$build/seed-venv
+if [ ! -x "$seed_venv/bin/python" ] || ! "$seed_venv/bin/python" -c "import mongoelector, pymongo" 2>/dev/null; then
+  echo "== installing mongoelector==1.0.2 from PyPI into $seed_venv"
+  if ! { python3 -m venv "$seed_venv" && timeout 600 "$seed_venv/bin/python" -m pip install --quiet \
+      "mongoelector==1.0.2"; } > "$build/seed-install.log" 2>&1; then
+    unavailable seed "the original package could not be installed: $(tail -n 1 "$build/seed-install.log")"
+  fi
 fi
 
 stop_server=false

@@ -1,6 +1,6 @@
 /* Threads and resident memory of a C process using the library.
- * usage: me_bench_footprint URI DB KEYPREFIX LOCKERS COLLECTIONS
- * (the lockers' keys are spread over COLLECTIONS lock collections)
+ * usage: me_bench_footprint URI DB KEYPREFIX LOCKERS
+ * (the lockers use the default lock collection, "mongolocker")
  * prints: "bare T RSS_KIB" before any me_* call,
  *         "elector T RSS_KIB" with one client and one running elector (after it led),
  *         "lockers N T RSS_KIB NS" after N lockers on N keys each acquired once
@@ -16,15 +16,14 @@ static void on_leader(void *u) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s URI DB KEYPREFIX LOCKERS COLLECTIONS\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s URI DB KEYPREFIX LOCKERS\n", argv[0]);
     return 64;
   }
   long th, rss;
   self_footprint(&th, &rss);
   printf("bare %ld %ld\n", th, rss);
-  int n = atoi(argv[4]), ncoll = atoi(argv[5]);
-  if (ncoll < 1) ncoll = 1;
+  int n = atoi(argv[4]);
   me_client *client = NULL;
   ME_CHECK(me_client_new(argv[1], &client, &err));
   me_elector_options eo;
@@ -52,10 +51,7 @@ int main(int argc, char **argv) {
   me_acquire_options_init(&ao);
   ao.blocking = false;
   for (int i = 0; i < n; i++) {
-    char coll[32];
     snprintf(key, sizeof key, "%s-%d", argv[3], i);
-    snprintf(coll, sizeof coll, "mongolocker_%d", i % ncoll);
-    lo.dbcollection = coll;
     ME_CHECK(me_locker_new(client, argv[2], key, &lo, &lockers[i], &err));
     ME_CHECK(me_locker_acquire(lockers[i], &ao, &err));
   }
