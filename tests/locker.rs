@@ -91,6 +91,23 @@ fn argument_errors() {
             "maxoffset {bad}"
         );
     }
+    // A huge but finite maxoffset leaves no lease to count on: the holding
+    // ends at once (found by the fuzzer: it once panicked in the lease).
+    let huge = MongoLocker::new(
+        "huge",
+        &db,
+        LockerOptions {
+            maxoffset: 1e300,
+            timeparanoid: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let _ = huge.acquire(AcquireOptions {
+        blocking: false,
+        ..Default::default()
+    });
+    assert!(!huge.held());
     assert!(
         is_invalid(&MongoLocker::new(
             "k",
@@ -595,11 +612,21 @@ fn keys_are_independent_even_with_hash_signs() {
     assert_eq!(k1.fence(), 3);
     assert_eq!(k12.fence(), 1);
     assert_eq!(k.fence(), 13);
-    // Every document is a generation: it carries its key, and its _id is "<key>#<gen>".
+    // Every generation carries its key, and _ids are "<key>#<gen>"; hints
+    // (docs/design.md, "Finding the head") are "<key>#head<bucket>".
     let raw = Raw::new(db.name());
     let docs = raw.find("mongolocker", doc! {});
     assert!(docs.len() >= 3);
     for d in &docs {
+        if let Ok(of) = d.get_str("head_of") {
+            let id = d.get_str("_id").unwrap();
+            assert!(
+                id.strip_prefix(&format!("{of}#head"))
+                    .is_some_and(|b| b.parse::<i64>().is_ok()),
+                "{id}"
+            );
+            continue;
+        }
         let key = d.get_str("key").unwrap();
         let gen = d.get_i64("gen").unwrap();
         assert_eq!(d.get_str("_id").unwrap(), format!("{key}#{gen}"));

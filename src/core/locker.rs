@@ -16,6 +16,7 @@ use super::record::{Holder, Record};
 use super::stats::{bump, Counters, Stats};
 use super::status::{CurrentLock, LockStatus};
 use super::store::{hint_bucket, Insert, Start, Store};
+use super::turn::Turn;
 
 /// Old generations are deleted only once they are this old, and a decision
 /// older than half of it is verified before it is trusted (docs/design.md).
@@ -198,6 +199,8 @@ pub struct Locker {
     maxoffset: f64,
     store: Store,
     state: Mutex<State>,
+    /// Transitions one at a time (threads sharing the handle queue).
+    turn: Turn,
     /// Signalled when the last call under way returns.
     idle: Condvar,
     /// Cancelled by `close`: cuts short every call under way.
@@ -233,6 +236,12 @@ pub const MIN_TTL: Duration = Duration::from_millis(100);
 /// The longest key: its documents must stay far below the server's 16 MiB
 /// limit (the key is written twice, and into every `_id`).
 pub const MAX_KEY_BYTES: usize = 1 << 20;
+
+/// Twice `maxoffset` (a finite number >= 0, checked at creation), the part of
+/// a ttl another host's clock may eat; saturating for absurdly large offsets.
+pub(crate) fn offset_allowance(maxoffset: f64) -> Duration {
+    Duration::try_from_secs_f64(2.0 * maxoffset).unwrap_or(Duration::MAX)
+}
 
 /// MongoDB's rules for a collection name, checked before any server sees it.
 fn check_collection(db: &Database, name: &str) -> Result<()> {
@@ -298,6 +307,7 @@ impl MongoLocker {
             maxoffset: opts.maxoffset,
             store,
             state: Mutex::new(State::default()),
+            turn: Turn::default(),
             idle: Condvar::new(),
             closed: CancelToken::new(),
             auto_renew: opts.auto_renew,
@@ -590,7 +600,7 @@ impl Locker {
     /// minus the margin.
     fn lease_len(&self) -> Duration {
         self.ttl
-            .saturating_sub(Duration::from_secs_f64(2.0 * self.maxoffset))
+            .saturating_sub(offset_allowance(self.maxoffset))
             .saturating_sub(self.lease_margin)
     }
 
@@ -819,6 +829,7 @@ impl Locker {
         self.check_open_unless_release(intent)?;
         let end = Instant::now() + limit;
         let left = || end.saturating_duration_since(Instant::now());
+        let _turn = self.turn.take(end)?;
         loop {
             let known = self
                 .state()

@@ -16,3 +16,4 @@ mod runtime;
 pub mod stats;
 pub mod status;
 mod store;
+mod turn;

@@ -17,7 +17,7 @@ use super::client::Database;
 use super::error::{shown, Error, Result};
 use super::identity;
 use super::lease::{Ended, Lease};
-use super::locker::{check_ttl, Intent, LockerOptions, MongoLocker, Outcome};
+use super::locker::{check_ttl, offset_allowance, Intent, LockerOptions, MongoLocker, Outcome};
 use super::log::log_at;
 use super::record::Record;
 use super::stats::{bump, Stats};
@@ -177,9 +177,7 @@ impl MongoLeaderElector {
             },
             callback_margin(opts.ttl),
         )?;
-        let lease = opts
-            .ttl
-            .saturating_sub(Duration::from_secs_f64(2.0 * maxoffset));
+        let lease = opts.ttl.saturating_sub(offset_allowance(maxoffset));
         Ok(MongoLeaderElector {
             inner: Arc::new(Inner {
                 members: Members::new(db, key, opts.ttl)?,
