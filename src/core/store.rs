@@ -6,7 +6,7 @@
 //! to have been the head recently (docs/design.md, "Finding the head").
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use mongodb::bson::{doc, DateTime, Document};
@@ -27,6 +27,8 @@ const INDEX_NAME: &str = "mongoelector_key_gen";
 /// A start is trusted for point reads this long after it was the head: every
 /// later generation is younger than this, so none of them can be collected yet.
 const FRESH: Duration = Duration::from_secs(GRACE.as_secs() / 2);
+/// The least time between two collections by one locker.
+const COLLECT_GAP: Duration = Duration::from_secs(GRACE.as_secs() / 2);
 /// Generations read together, in one round trip, when reading forward: a
 /// contender polling every step finds a few new ones at most (`by_gens`
 /// joins this many reads).
@@ -112,12 +114,27 @@ impl RttFloor {
     }
 }
 
+/// Marks a collection ended when dropped, also when it timed out.
+struct Collecting {
+    busy: Arc<AtomicBool>,
+    last: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Drop for Collecting {
+    fn drop(&mut self) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.busy.store(false, Ordering::Release);
+    }
+}
+
 /// The lock collection of one locker.
 pub(crate) struct Store {
     db: Database,
     coll: Collection<Document>,
     /// A collection of old generations is under way.
     collecting: Arc<AtomicBool>,
+    /// When this locker's latest collection ended.
+    last_collect: Arc<Mutex<Option<Instant>>>,
     counters: Arc<Counters>,
     rtt: RttFloor,
 }
@@ -136,6 +153,7 @@ impl Store {
             db: db.clone(),
             coll: db.driver()?.collection(collection),
             collecting: Arc::default(),
+            last_collect: Arc::default(),
             counters: Arc::default(),
             rtt: RttFloor::new(),
         })
@@ -370,28 +388,43 @@ impl Store {
     /// any delete, so no caller waits for it. The head is never among them, and
     /// documents are immutable, so this cannot race with a decision: see
     /// docs/design.md ("Collecting old generations").
+    ///
+    /// One at a time per locker, and at most one per `COLLECT_GAP`: a delete
+    /// due sooner waits for the gap's end (with the filter of when it was due,
+    /// which only deletes less). On FerretDB each delete scans what the
+    /// collection holds, about `rate × (GRACE + COLLECT_GAP)` documents of a
+    /// busy key, so spacing them in time keeps the scanning per write constant
+    /// whatever the rate, where one delete per 32 writes made it grow with it.
     pub fn collect(&self, key: &str, below_gen: i64, before: DateTime, limit: Duration) {
-        // One at a time per locker: a slow server must not pile deletes up.
         if self.collecting.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (coll, client, busy) = (
-            self.coll.clone(),
-            self.db.client().clone(),
-            self.collecting.clone(),
-        );
+        let wait = self
+            .last_collect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(Duration::ZERO, |t| COLLECT_GAP.saturating_sub(t.elapsed()));
+        let (coll, client) = (self.coll.clone(), self.db.client().clone());
+        let done = Collecting {
+            busy: self.collecting.clone(),
+            last: self.last_collect.clone(),
+        };
         let filter = doc! {"$or": [
             {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}},
             {"head_of": key, "head_at": {"$lt": before}},
         ]};
-        runtime::spawn(limit, "collecting old lock generations", async move {
-            let res = coll
-                .delete_many(filter)
-                .await
-                .map_err(|e| client.db_error(e));
-            busy.store(false, Ordering::Release);
-            res.map(|_| ())
-        });
+        runtime::spawn(
+            limit + wait,
+            "collecting old lock generations",
+            async move {
+                let _done = done;
+                tokio::time::sleep(wait).await;
+                coll.delete_many(filter)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| client.db_error(e))
+            },
+        );
     }
 
     /// Creates the `{key, gen}` index once per client and collection, within
