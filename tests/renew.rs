@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use mongoelector::{
-    AcquireOptions, ElectorOptions, LockerOptions, MongoLeaderElector, MongoLocker,
+    AcquireOptions, Database, ElectorOptions, LockerOptions, MongoLeaderElector, MongoLocker,
 };
 
 fn renewing(ttl: Duration, lost_at: Option<Arc<AtomicU64>>) -> LockerOptions {
@@ -32,20 +32,21 @@ fn nonblocking() -> AcquireOptions {
     }
 }
 
+/// A locker on "job" with the defaults but `ttl` (no renewals).
+fn plain(db: &Database, ttl: Duration) -> MongoLocker {
+    let opts = LockerOptions {
+        ttl,
+        ..Default::default()
+    };
+    MongoLocker::new("job", db, opts).unwrap()
+}
+
 #[test]
 fn an_auto_renewed_lock_is_held_through_a_job_of_five_ttls() {
     let (_c, db) = fresh_db("renewjob");
     let ttl = Duration::from_secs(1);
     let a = MongoLocker::new("job", &db, renewing(ttl, None)).unwrap();
-    let b = MongoLocker::new(
-        "job",
-        &db,
-        LockerOptions {
-            ttl,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = plain(&db, ttl);
     a.acquire(AcquireOptions::default()).unwrap();
     let fence = a.fence();
     let lease = a.lease().expect("a holding has a lease");
@@ -75,15 +76,7 @@ fn a_forced_takeover_ends_the_old_holders_lease_within_a_renewal() {
     let ttl = Duration::from_secs(2);
     let lost_at = Arc::new(AtomicU64::new(0));
     let a = MongoLocker::new("job", &db, renewing(ttl, Some(lost_at.clone()))).unwrap();
-    let b = MongoLocker::new(
-        "job",
-        &db,
-        LockerOptions {
-            ttl,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = plain(&db, ttl);
     a.acquire(AcquireOptions::default()).unwrap();
     let lease = a.lease().unwrap();
     b.acquire(AcquireOptions {
@@ -137,15 +130,7 @@ fn a_frozen_server_makes_the_holding_lost_before_its_lease_ends() {
     assert!(lost_at.load(Ordering::SeqCst) < frozen + ttl.as_nanos() as u64);
     assert!(!a.held());
     server.signal(libc::SIGCONT);
-    let b = MongoLocker::new(
-        "job",
-        &db,
-        LockerOptions {
-            ttl,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = plain(&db, ttl);
     b.acquire(AcquireOptions {
         timeout: Some(Duration::from_secs(10)),
         step: Duration::from_millis(50),

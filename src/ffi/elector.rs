@@ -11,6 +11,7 @@ use super::locker::{me_locker, token};
 use super::records::{self, me_cluster_detail, me_leader_info, me_node_status, me_stats};
 use super::status::me_status;
 use super::{args, boundary, handles};
+use crate::core::cancel::CancelToken;
 use crate::core::elector::{ElectorOptions, Health, MongoLeaderElector};
 use crate::core::error::{invalid, Result};
 use std::time::Duration;
@@ -158,6 +159,24 @@ unsafe fn with(
     handles::call_with(p, "elector", err, |h| body(&h.elector))
 }
 
+/// A read through the elector, cut short by `cancel`, its answer in `*out`.
+///
+/// # Safety
+/// As for [`handles::call_with`]; `cancel` NULL or a live token; `out` NULL or writable.
+unsafe fn read<T>(
+    p: *const me_elector,
+    cancel: *const me_cancel,
+    out: *mut T,
+    err: *mut *mut me_error,
+    body: impl FnOnce(&MongoLeaderElector, Option<&CancelToken>) -> Result<T>,
+) -> me_status {
+    with(p, err, |e| {
+        let out = args::out(out, "out")?;
+        *out = body(e, token(cancel).as_ref())?;
+        Ok(())
+    })
+}
+
 /// Starts the elector: on a new thread, or with `blocking` on this thread
 /// until `me_elector_stop` or `me_elector_close` (from a callback or another
 /// thread). Thread-safe.
@@ -251,11 +270,7 @@ pub unsafe extern "C" fn me_elector_leader_exists(
     out: *mut bool,
     err: *mut *mut me_error,
 ) -> me_status {
-    with(elector, err, |e| {
-        let out = args::out(out, "out")?;
-        *out = e.leader_exists_with(token(cancel).as_ref())?;
-        Ok(())
-    })
+    read(elector, cancel, out, err, |e, c| e.leader_exists_with(c))
 }
 
 /// Whether the elector's loop runs (false for NULL). Thread-safe.
@@ -320,10 +335,8 @@ pub unsafe extern "C" fn me_elector_node_status(
     out: *mut *mut me_node_status,
     err: *mut *mut me_error,
 ) -> me_status {
-    with(elector, err, |e| {
-        let out = args::out(out, "out")?;
-        *out = records::node_status(&e.node_status_with(token(cancel).as_ref())?);
-        Ok(())
+    read(elector, cancel, out, err, |e, c| {
+        Ok(records::node_status(&e.node_status_with(c)?))
     })
 }
 
@@ -341,10 +354,8 @@ pub unsafe extern "C" fn me_elector_cluster_detail(
     out: *mut *mut me_cluster_detail,
     err: *mut *mut me_error,
 ) -> me_status {
-    with(elector, err, |e| {
-        let out = args::out(out, "out")?;
-        *out = records::cluster(&e.cluster_detail_with(token(cancel).as_ref())?);
-        Ok(())
+    read(elector, cancel, out, err, |e, c| {
+        Ok(records::cluster(&e.cluster_detail_with(c)?))
     })
 }
 
