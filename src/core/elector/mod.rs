@@ -533,6 +533,15 @@ impl Inner {
         (self.ttl() / 2).max(Duration::from_millis(200))
     }
 
+    /// A follower's attempt to lead may take longer than its other calls: a
+    /// read without a fresh start or hint is the query, which on a crowded
+    /// FerretDB collection scans for longer than half a short ttl, and a group
+    /// none of whose followers finishes one would never elect a leader. The
+    /// lease counts from after the read, so its length costs nothing.
+    fn lead_limit(&self) -> Duration {
+        self.op_limit().max(Duration::from_secs(5))
+    }
+
     /// Never in a process that inherited the elector through fork: the
     /// child is not the parent's leader.
     fn is_leader(&self, st: &State) -> bool {
@@ -733,7 +742,7 @@ impl Inner {
             force: false,
             new_term: true,
         };
-        match self.mlock.transition(intent, self.op_limit())? {
+        match self.mlock.transition(intent, self.lead_limit())? {
             Outcome::Wrote(rec, decided) => {
                 {
                     let mut st = self.state();
