@@ -583,6 +583,24 @@ enum me_status me_elector_new(const struct me_client *client,
 enum me_status me_elector_start(struct me_elector *elector, bool blocking, struct me_error **err);
 
 /**
+ * Runs the elector on this thread until `me_elector_stop`, `me_elector_close`
+ * (from a callback or another thread) or until `cancel` (NULL: never) is
+ * cancelled; then it releases on its way out (firing `on_leader_loss` if it
+ * led) and returns ME_OK. A token already cancelled ends it at once: unlike a
+ * stop sent from another thread around `me_elector_start`, it cannot be missed.
+ * Blocks; thread-safe.
+ * Errors: ME_ERR_INVALID_STATE (already running; inherited through fork;
+ * no thread for the token's watcher), ME_ERR_CLOSED, ME_ERR_INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `elector` is NULL or a live handle; `cancel` NULL or a live token; `err`
+ * NULL or writable.
+ */
+enum me_status me_elector_run(struct me_elector *elector,
+                              const struct me_cancel *cancel,
+                              struct me_error **err);
+
+/**
  * Stops the elector and releases leadership; it may be started again.
  * From another thread: cuts short the loop's round trips, waits for the
  * elector thread to end, then fires `on_leader_loss` (if leading) on this

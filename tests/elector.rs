@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use mongodb::bson::{doc, DateTime};
 use mongoelector::core::log::{set_sink, Level};
-use mongoelector::{Client, Database, ElectorOptions, Error, MongoLeaderElector, MongoLocker};
+use mongoelector::{
+    CancelToken, Client, Database, ElectorOptions, Error, MongoLeaderElector, MongoLocker,
+};
 
 const LEAD_LIMIT: Duration = Duration::from_secs(10);
 
@@ -1031,4 +1033,35 @@ fn abandon_keeps_leadership_until_the_lease_lapses() {
         0,
         "no callback after abandon"
     );
+}
+
+/// `run_until` ends on its token: at once when it is already cancelled (a
+/// stop sent around a blocking start could be missed; the token cannot), and
+/// while leading by releasing on its way out.
+#[test]
+fn run_until_ends_on_its_token_and_releases() {
+    let (_c, db) = fresh_db("rununtil");
+    let e = elector(
+        &db,
+        "svc",
+        ElectorOptions {
+            ttl: Duration::from_secs(1),
+            ..Default::default()
+        },
+    );
+    let early = CancelToken::new();
+    early.cancel();
+    let t = Instant::now();
+    e.run_until(&early).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(!e.running() && !e.is_leader());
+
+    let token = CancelToken::new();
+    let (e2, t2) = (e.clone(), token.clone());
+    let run = std::thread::spawn(move || e2.run_until(&t2));
+    assert!(wait_until(LEAD_LIMIT, || e.is_leader()));
+    token.cancel();
+    run.join().unwrap().unwrap();
+    assert!(!e.running() && !e.is_leader());
+    assert!(!e.leader_exists().unwrap(), "released on its way out");
 }

@@ -223,27 +223,11 @@ func (e *Elector) Run(ctx context.Context) error {
 	}
 	e.pin()
 	defer e.unpin()
-	returned, stopped := make(chan struct{}), make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(stopped)
-		// A Stop that comes before the loop has started does not end it: stop
-		// again until the loop has returned.
-		for {
-			_ = e.Stop()
-			select {
-			case <-returned:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+	tok := newToken(ctx)
+	defer tok.free()
+	err := e.call("elector run", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
+		return C.me_elector_run(p, tok.ptr, cerr)
 	})
-	err := e.call("elector start", func(p *C.me_elector, cerr **C.me_error) C.enum_me_status {
-		return C.me_elector_start(p, true, cerr)
-	})
-	close(returned)
-	if !stop() {
-		<-stopped
-	}
 	e.cbs.leading.wait()
 	return err
 }

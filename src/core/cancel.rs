@@ -104,7 +104,7 @@ impl CancelToken {
     }
 
     /// A new token cancelled when any of `parents` is (at once if one already is).
-    fn child_of<'a>(parents: impl IntoIterator<Item = &'a CancelToken>) -> CancelToken {
+    pub(crate) fn child_of<'a>(parents: impl IntoIterator<Item = &'a CancelToken>) -> CancelToken {
         let child = CancelToken::new();
         for p in parents {
             let mut kids = p.inner.lock.lock().unwrap_or_else(|e| e.into_inner());

@@ -275,11 +275,12 @@ struct blocking_run {
   me_elector *e;
   me_status st;
   int done;
+  me_cancel *cancel; /* NULL: me_elector_start(e, true); else me_elector_run(e, cancel) */
 };
 
 static void *run_blocking(void *arg) {
   struct blocking_run *r = arg;
-  r->st = me_elector_start(r->e, true, NULL);
+  r->st = r->cancel ? me_elector_run(r->e, r->cancel, NULL) : me_elector_start(r->e, true, NULL);
   flag_set(&r->done);
   return NULL;
 }
@@ -316,7 +317,7 @@ static void start_stop(const char *key) {
   EXPECT_ST(me_elector_stop(e, &err), ME_OK);
 
   section("blocking start on another thread, stopped from this one");
-  struct blocking_run r = {e, ME_ERR_INTERNAL, 0};
+  struct blocking_run r = {e, ME_ERR_INTERNAL, 0, NULL};
   pthread_t t;
   pthread_create(&t, NULL, run_blocking, &r);
   t0 = mono_ns();
@@ -331,6 +332,30 @@ static void start_stop(const char *key) {
   if (!returned) exit(1);
   pthread_join(t, NULL);
   EXPECT_STATUS(r.st, ME_OK, "me_elector_start(e, true) on the other thread");
+
+  section("me_elector_run ends on its token");
+  EXPECT_ST(me_elector_run(NULL, NULL, &err), ME_ERR_INVALID_ARGUMENT);
+  me_cancel *early = me_cancel_new();
+  me_cancel_cancel(early);
+  t0 = mono_ns();
+  EXPECT_ST(me_elector_run(e, early, &err), ME_OK);
+  CHECK(elapsed_s(t0) < 2 && !me_elector_running(e) && !me_elector_is_leader(e),
+        "a token cancelled before the run ends it at once (%.2f s)", elapsed_s(t0));
+  me_cancel_free(early);
+  struct blocking_run rr = {e, ME_ERR_INTERNAL, 0, me_cancel_new()};
+  pthread_create(&t, NULL, run_blocking, &rr);
+  t0 = mono_ns();
+  while (!(b = me_elector_is_leader(e)) && elapsed_s(t0) < 15) sleep_ms(20);
+  CHECK(b, "the run leads (%.2f s)", elapsed_s(t0));
+  me_cancel_cancel(rr.cancel);
+  returned = wait_flag(&rr.done, 15);
+  CHECK(returned, "the run returned after its token was cancelled");
+  if (!returned) exit(1);
+  pthread_join(t, NULL);
+  EXPECT_STATUS(rr.st, ME_OK, "me_elector_run on the other thread");
+  EXPECT_ST(me_elector_leader_exists(e, NULL, &b, &err), ME_OK);
+  CHECK(!b, "the run released the leadership on its way out");
+  me_cancel_free(rr.cancel);
 
   section("close while running; free while running");
   me_elector *e2 = new_elector(key, 2, NULL, true);

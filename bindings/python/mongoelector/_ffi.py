@@ -243,6 +243,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "me_elector_options_init": (None, [POINTER(me_elector_options)]),
     "me_elector_new": (_S, [_H, c_char_p, c_char_p, POINTER(me_elector_options), _OUT, _E]),
     "me_elector_start": (_S, [_H, c_bool, _E]),
+    "me_elector_run": (_S, [_H, _H, _E]),
     "me_elector_stop": (_S, [_H, _E]),
     "me_elector_poll": (_S, [_H, _E]),
     "me_elector_release": (_S, [_H, _E]),

@@ -105,7 +105,8 @@ struct Term {
 enum Stop {
     /// stop() from another thread: it joins, then releases on its own thread.
     Joined,
-    /// stop() from a callback on the elector thread: the thread releases on its way out.
+    /// stop() from a callback on the elector thread, or the token of
+    /// `run_until`: the thread releases on its way out.
     FromSelf,
     /// abandon(): the thread ends without releasing or firing anything.
     Abandon,
@@ -217,6 +218,52 @@ impl MongoLeaderElector {
     /// Starts the elector thread; with `blocking`, runs the loop on this thread
     /// until `stop()` (from a callback or another thread).
     pub fn start(&self, blocking: bool) -> Result<()> {
+        self.begin()?;
+        if blocking {
+            self.inner.state().thread = Some(thread::current().id());
+            Inner::run(&self.inner);
+            return Ok(());
+        }
+        self.spawn_loop()
+    }
+
+    /// Runs the loop on this thread until `stop()`, `close()` or `cancel` is
+    /// cancelled (then it releases on its way out, firing `on_leader_loss` if
+    /// it led, as a stop from a callback does). A token cancelled before the
+    /// loop starts ends it at once: there is no window in which it is missed.
+    pub fn run_until(&self, cancel: &CancelToken) -> Result<()> {
+        self.begin()?;
+        self.inner.state().thread = Some(thread::current().id());
+        let done = CancelToken::new();
+        let either = CancelToken::child_of([cancel, &done]);
+        let (inner, caller) = (self.inner.clone(), cancel.clone());
+        let watcher = thread::Builder::new()
+            .name("mongoelector-run".into())
+            .spawn(move || {
+                either.wait(None);
+                if caller.is_cancelled() {
+                    inner.stop_from_self();
+                }
+            });
+        let watcher = match watcher {
+            Ok(w) => w,
+            Err(e) => {
+                let mut st = self.inner.state();
+                st.running = false;
+                st.thread = None;
+                return Err(Error::InvalidState(format!(
+                    "cannot start the elector's watcher thread: {e}"
+                )));
+            }
+        };
+        Inner::run(&self.inner);
+        done.cancel();
+        let _ = watcher.join();
+        Ok(())
+    }
+
+    /// Marks the loop running on this thread's behalf.
+    fn begin(&self) -> Result<()> {
         self.inner.check_usable()?;
         {
             let mut st = self.inner.state();
@@ -229,11 +276,11 @@ impl MongoLeaderElector {
             st.run_token = CancelToken::new();
             st.started = Some(Instant::now());
         }
-        if blocking {
-            self.inner.state().thread = Some(thread::current().id());
-            Inner::run(&self.inner);
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Moves the loop that `begin` marked to a thread of its own.
+    fn spawn_loop(&self) -> Result<()> {
         let inner = self.inner.clone();
         let spawned = thread::Builder::new()
             .name("mongoelector".into())
@@ -556,6 +603,17 @@ impl Inner {
 
     /// The elector thread: poll, fire callbacks, sleep until the next poll or
     /// the lease's end, whichever is first; `stop()` wakes it at once.
+    /// Ends a running loop as a stop from one of its callbacks does: the
+    /// loop releases on its way out.
+    fn stop_from_self(&self) {
+        let mut st = self.state();
+        if st.running && st.stop.is_none() {
+            st.stop = Some(Stop::FromSelf);
+            st.run_token.cancel();
+            self.wake.notify_all();
+        }
+    }
+
     fn run(self: &Arc<Self>) {
         let token = self.state().run_token.clone();
         loop {
