@@ -14,9 +14,9 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use super::client::Database;
+use super::client::{redact, Database};
 use super::collection_check;
-use super::error::Result;
+use super::error::{Error, Result};
 use super::locker::GRACE;
 use super::log::log_at;
 use super::record::{hint_id, record_id, Record};
@@ -404,7 +404,8 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .map_or(Duration::ZERO, |t| COLLECT_GAP.saturating_sub(t.elapsed()));
-        let (coll, client) = (self.coll.clone(), self.db.client().clone());
+        // Not the client: a deferred collection must not keep it alive.
+        let (coll, secrets) = (self.coll.clone(), self.db.client().secrets());
         let done = Collecting {
             busy: self.collecting.clone(),
             last: self.last_collect.clone(),
@@ -422,7 +423,7 @@ impl Store {
                 coll.delete_many(filter)
                     .await
                     .map(|_| ())
-                    .map_err(|e| client.db_error(e))
+                    .map_err(|e| Error::Database(redact(&e.to_string(), &secrets)))
             },
         );
     }
