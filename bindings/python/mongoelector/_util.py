@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import warnings
@@ -113,25 +114,65 @@ def stored_dt(ms: int, db: Any) -> datetime:
 # ---- Ctrl-C -----------------------------------------------------------------
 
 
+class _Helper:
+    """The one thread that runs the main thread's blocking native calls, made
+    once per process and reused: a thread per call cost milliseconds per
+    acquire."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Callable[[], None]] | None = None
+        self._pid = -1
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._queue is None or self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                threading.Thread(target=self._serve, args=(self._queue,),
+                                 name="mongoelector-call", daemon=True).start()
+            self._queue.put(job)
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            jobs.get()()
+
+
+_helper = _Helper()
+
+
 def interruptible(call: Callable[[], T], interrupt: Callable[[], object]) -> T:
     """Runs call(), a blocking native call, and returns its result.
 
-    On the main thread the call runs on a helper thread while the main thread
-    waits in join(), which Ctrl-C interrupts (a native call cannot be): then
-    interrupt() makes the call return within milliseconds (a cancelled token,
-    a stopped elector), and the KeyboardInterrupt goes on. The seed's loops
-    were interruptible; this keeps them so."""
+    On the main thread the call runs on the helper thread while the main
+    thread waits on an event, which Ctrl-C interrupts (a native call cannot
+    be): then interrupt() makes the call return within milliseconds (a
+    cancelled token, a stopped elector), and the KeyboardInterrupt goes on.
+    The seed's loops were interruptible; this keeps them so."""
     if threading.current_thread() is not threading.main_thread():
         return call()
     box: list[T] = []
-    t = threading.Thread(target=lambda: box.append(call()), name="mongoelector-call", daemon=True)
-    t.start()
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def job() -> None:
+        try:
+            box.append(call())
+        except BaseException as e:  # handed to the caller
+            failed.append(e)
+        finally:
+            done.set()
+
+    _helper.submit(job)
     try:
-        t.join()
+        done.wait()
     except BaseException:
         interrupt()
-        t.join()
+        done.wait()
         raise
+    if failed:
+        raise failed[0]
     return box[0]
 
 
