@@ -60,7 +60,7 @@ fn cold_and_warm_lockers_find_the_head_among_many_keys() {
         warm.acquire(nonblocking()).unwrap();
         assert_eq!(warm.fence(), 4 * i - 3);
         warm.release(false).unwrap();
-        // A new locker has no start of its own: the hint or the query, whichever answers first.
+        // A new locker has no start of its own: it reads by the query.
         let cold = MongoLocker::new("res", &db, opts()).unwrap();
         assert!(!cold.locked().unwrap());
         cold.acquire(nonblocking()).unwrap();
@@ -91,7 +91,7 @@ fn holders_never_overlap_with_cold_and_warm_contenders() {
             std::thread::spawn(move || {
                 let warm = MongoLocker::new("res", &db, opts()).unwrap();
                 for i in 0..40 {
-                    // Every other round a fresh locker, which starts from the hint or the query.
+                    // Every other round a fresh locker, which reads by the query.
                     let cold;
                     let l = if (i + t) % 2 == 0 {
                         &warm

@@ -15,7 +15,7 @@ use super::log::log_at;
 use super::record::{Holder, Record};
 use super::stats::{bump, Counters, Stats};
 use super::status::{CurrentLock, LockStatus};
-use super::store::{hint_bucket, Insert, Start, Store};
+use super::store::{Insert, Start, Store};
 use super::turn::Turn;
 
 /// Old generations are deleted only once they are this old, and a decision
@@ -156,8 +156,6 @@ struct State {
     /// The newest head we read or wrote, where point reads for the next head
     /// begin; kept when `known` is forgotten (it stays a true start).
     start: Option<Start>,
-    /// The hint bucket of our latest hint.
-    hinted: i64,
     /// Expiry and fence of this locker's latest acquisition or renewal.
     ts_expire: Option<SystemTime>,
     fence: i64,
@@ -786,7 +784,16 @@ impl Locker {
     /// and keeps the answer as the next start.
     fn fetch_head(&self, limit: Duration) -> Result<Option<Record>> {
         let at = self.now();
-        let start = self.state().start.clone();
+        // Point reads forward from a start cost a round trip per generation
+        // written since: worth it from our own live holding (nobody else but a
+        // force writes after it, so a renewal finds the next one missing at
+        // once), not from another's or an ended one, which a contender must
+        // read past in one round trip to win a race: the query does.
+        let start = self.state().start.clone().filter(|s| {
+            s.head
+                .as_ref()
+                .is_some_and(|h| h.holder(&self.uuid, at) == Holder::Me)
+        });
         let head = self.store.head(&self.key, start.as_ref(), limit)?;
         self.state().start = Some(Start {
             head: head.clone(),
@@ -938,8 +945,7 @@ impl Locker {
     }
 
     fn record_win(&self, rec: &Record, sent: Instant) {
-        let bucket = hint_bucket(rec.ts_written.to_system_time());
-        let new_bucket = {
+        {
             let mut st = self.state();
             st.known = Some(Known {
                 head: Some(rec.clone()),
@@ -957,12 +963,6 @@ impl Locker {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
                 st.fence = rec.fence;
             }
-            let new_bucket = st.hinted != bucket;
-            st.hinted = bucket;
-            new_bucket
-        };
-        if new_bucket {
-            self.store.write_hint(rec, self.op_limit(None));
         }
         // Every 32nd generation: an idle key keeps at most 32 old ones.
         let due = rec.gen % COLLECT_EVERY == 0;

@@ -45,13 +45,6 @@ pub(crate) fn record_id(key: &str, gen: i64) -> String {
     format!("{key}#{gen}")
 }
 
-/// The `_id` of `key`'s hint for a time bucket (docs/design.md, "Finding the
-/// head"). The text after its last `#` is not a number, so it is no
-/// generation's `_id`.
-pub(crate) fn hint_id(key: &str, bucket: i64) -> String {
-    format!("{key}#head{bucket}")
-}
-
 impl Record {
     /// Who holds the lock according to this head, at wall time `now`.
     pub fn holder(&self, my_uuid: &str, now: SystemTime) -> Holder {
@@ -124,8 +117,6 @@ mod tests {
         assert_eq!(d.get_str("_id").unwrap(), "k#1#7");
         assert_eq!(Record::from_document(&d), Some(r));
         assert_ne!(record_id("a#1", 2), record_id("a", 12));
-        assert_ne!(hint_id("a", 1), hint_id("a#head1", 1));
-        assert_ne!(hint_id("a", 1), record_id("a#head", 1));
         assert_eq!(Record::from_document(&doc! {"_id": "x"}), None);
     }
 

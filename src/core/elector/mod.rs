@@ -581,7 +581,7 @@ impl Inner {
     }
 
     /// A follower's attempt to lead may take longer than its other calls: a
-    /// read without a fresh start or hint is the query, which on a crowded
+    /// follower reads the lock by the query, which on a crowded
     /// FerretDB collection scans for longer than half a short ttl, and a group
     /// none of whose followers finishes one would never elect a leader. The
     /// lease counts from after the read, so its length costs nothing.
