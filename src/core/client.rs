@@ -113,6 +113,12 @@ impl Client {
         Error::Database(redact(&err.to_string(), &self.inner.secrets))
     }
 
+    /// The secrets `db_error` redacts, for background work that must not keep
+    /// the client alive.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        self.inner.secrets.clone()
+    }
+
     /// True the first time it is called for (db, collection): the caller then
     /// creates that collection's indexes.
     pub(crate) fn first_use(&self, db: &str, coll: &str) -> bool {

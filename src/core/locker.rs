@@ -9,6 +9,7 @@ use mongodb::bson::DateTime;
 use super::cancel::{self, CancelToken, Cause};
 use super::client::Database;
 use super::error::{invalid, shown, timed_out, Error, Result};
+use super::garbage::{grace, Bounds, VERIFY_AFTER};
 use super::identity;
 use super::lease::{boot_at, boot_now, Ended, Lease};
 use super::log::log_at;
@@ -18,14 +19,9 @@ use super::status::{CurrentLock, LockStatus};
 use super::store::{Insert, Start, Store};
 use super::turn::Turn;
 
-/// Old generations are deleted only once they are this old, and a decision
-/// older than half of it is verified before it is trusted (docs/design.md).
-pub(crate) const GRACE: Duration = Duration::from_secs(30);
-const VERIFY_AFTER: Duration = Duration::from_secs(15);
-/// A head we observed ourselves is trusted this long for an optimistic insert.
-const KNOWN_FOR: Duration = Duration::from_secs(5);
-/// Collect old generations after every this many generations.
-const COLLECT_EVERY: i64 = 32;
+/// A head we observed ourselves is trusted this long for an optimistic insert
+/// (an older one would need the insert verified: garbage.rs).
+const KNOWN_FOR: Duration = VERIFY_AFTER;
 
 /// Called when a holding ends by itself: its lease ran out unrenewed, or a
 /// takeover was seen. Runs on a thread of its own, once per holding.
@@ -169,6 +165,8 @@ struct State {
     lease: Option<Arc<Lease>>,
     /// The generation of our latest write.
     written_gen: i64,
+    /// Our own wins, below which old generations may be collected.
+    bounds: Bounds,
 }
 
 /// A distributed lock on `key`. All methods take `&self` and may be called from
@@ -964,12 +962,18 @@ impl Locker {
                 st.fence = rec.fence;
             }
         }
-        // Every 32nd generation: an idle key keeps at most 32 old ones.
-        let due = rec.gen % COLLECT_EVERY == 0;
-        if due {
-            let before = DateTime::from_system_time(self.now() - GRACE);
-            self.store
-                .collect(&self.key, rec.gen, before, self.op_limit(None));
+        let written = rec.ts_written.to_system_time();
+        let bound = {
+            let mut st = self.state();
+            st.bounds.won(rec.gen, written);
+            if self.store.may_collect() {
+                st.bounds.take(self.now(), grace(self.maxoffset))
+            } else {
+                None
+            }
+        };
+        if let Some(below) = bound {
+            self.store.collect(&self.key, below, self.op_limit(None));
         }
     }
 

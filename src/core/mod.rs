@@ -7,6 +7,7 @@ pub mod clock;
 mod collection_check;
 pub mod elector;
 pub mod error;
+mod garbage;
 mod identity;
 pub mod lease;
 pub mod locker;

@@ -1,32 +1,38 @@
 //! The database operations of a lock: read the head, insert a generation,
 //! collect old generations. Every call is bounded in time.
 //!
-//! FerretDB v1 serves only `_id` equality from an index (docs/ferretdb-pushdown.md),
-//! so the head is found by point reads of `_id`s, forward from a generation known
-//! to have been the head recently (docs/design.md, "Finding the head").
+//! A holder finds the next head by point reads of `_id`s, forward from a
+//! generation known to have been the head recently (docs/design.md, "Finding
+//! the head"); FerretDB v1 scans its collection for every read and delete
+//! (docs/ferretdb-pushdown.md), so collections are spaced by what they cost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use mongodb::bson::{doc, DateTime, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use super::client::Database;
+use super::client::{redact, Database};
 use super::collection_check;
-use super::error::Result;
-use super::locker::GRACE;
+use super::error::{Error, Result};
+use super::garbage::VERIFY_AFTER;
 use super::log::log_at;
 use super::record::{record_id, Record};
 use super::runtime;
 use super::stats::Counters;
 
 const INDEX_NAME: &str = "mongoelector_key_gen";
-/// A start is trusted for point reads this long after it was the head: every
-/// later generation is younger than this, so none of them can be collected yet.
-const FRESH: Duration = Duration::from_secs(GRACE.as_secs() / 2);
+/// A start is trusted for point reads this long after it was the head: no
+/// later generation can be collected sooner (garbage.rs).
+const FRESH: Duration = VERIFY_AFTER;
+/// A collection makes the next one wait this many times as long as it took
+/// (FerretDB reads the whole collection for it, about 50 us per document), and
+/// at least `MIN_GAP`: collections then take at most a sixth of the server's time.
+const GAP_FACTOR: u32 = 5;
+const MIN_GAP: Duration = Duration::from_secs(1);
 
 /// A generation that was the head at wall time `at` (`head: None`: the key had
 /// no generation then). Every later generation was decided after `at`.
@@ -42,7 +48,25 @@ pub(crate) struct Store {
     coll: Collection<Document>,
     /// A collection of old generations is under way.
     collecting: Arc<AtomicBool>,
+    /// No collection starts before this instant.
+    next_collect: Arc<Mutex<Option<Instant>>>,
     counters: Arc<Counters>,
+}
+
+/// Ends a collection, however its future ends (a timeout drops it): the next
+/// one may start after a gap proportional to this one's length.
+struct Collecting {
+    busy: Arc<AtomicBool>,
+    next: Arc<Mutex<Option<Instant>>>,
+    began: Instant,
+}
+
+impl Drop for Collecting {
+    fn drop(&mut self) {
+        let gap = (self.began.elapsed() * GAP_FACTOR).max(MIN_GAP);
+        *self.next.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + gap);
+        self.busy.store(false, Ordering::Release);
+    }
 }
 
 /// The outcome of inserting a generation.
@@ -59,6 +83,7 @@ impl Store {
             db: db.clone(),
             coll: db.driver()?.collection(collection),
             collecting: Arc::default(),
+            next_collect: Arc::default(),
             counters: Arc::default(),
         })
     }
@@ -198,28 +223,41 @@ impl Store {
         })
     }
 
-    /// Deletes generations of `key` below `below_gen` written before `before`, in the background: FerretDB scans the collection for
-    /// any delete, so no caller waits for it. The head is never among them, and
-    /// documents are immutable, so this cannot race with a decision: see
-    /// docs/design.md ("Collecting old generations").
-    pub fn collect(&self, key: &str, below_gen: i64, before: DateTime, limit: Duration) {
+    /// Whether a collection may start now: none is under way, and the gap
+    /// after the last one has passed.
+    pub fn may_collect(&self) -> bool {
+        !self.collecting.load(Ordering::Acquire)
+            && self
+                .next_collect
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Deletes the generations of `key` below `below_gen`, in the background:
+    /// FerretDB reads the whole collection for a delete, so no caller waits
+    /// for it. `below_gen` is never the head's successor, and documents are
+    /// immutable, so this cannot race with a decision: see docs/design.md
+    /// ("Collecting old generations").
+    pub fn collect(&self, key: &str, below_gen: i64, limit: Duration) {
         // One at a time per locker: a slow server must not pile deletes up.
         if self.collecting.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (coll, client, busy) = (
-            self.coll.clone(),
-            self.db.client().clone(),
-            self.collecting.clone(),
-        );
-        let filter = doc! {"key": key, "gen": {"$lt": below_gen}, "ts_written": {"$lt": before}};
+        let done = Collecting {
+            busy: self.collecting.clone(),
+            next: self.next_collect.clone(),
+            began: Instant::now(),
+        };
+        // Not the client: a collection under way must not keep it alive.
+        let (coll, secrets) = (self.coll.clone(), self.db.client().secrets());
+        let filter = doc! {"key": key, "gen": {"$lt": below_gen}};
         runtime::spawn(limit, "collecting old lock generations", async move {
-            let res = coll
-                .delete_many(filter)
+            let _done = done;
+            coll.delete_many(filter)
                 .await
-                .map_err(|e| client.db_error(e));
-            busy.store(false, Ordering::Release);
-            res.map(|_| ())
+                .map(|_| ())
+                .map_err(|e| Error::Database(redact(&e.to_string(), &secrets)))
         });
     }
 
@@ -243,7 +281,7 @@ impl Store {
         // network must not open more connections than it needs.
         let prepared = runtime::run(limit, "preparing the lock collection", async {
             let refusal = collection_check::refusal(client, &driver_db, self.coll.name()).await;
-            if !matches!(refusal, Ok(None)) {
+            if !matches!(refusal, Ok(None)) || !uses_secondary_indexes(&driver_db).await {
                 return Ok((refusal, Ok(())));
             }
             let created = self.coll.create_index(model).await.map(|_| ());
@@ -273,6 +311,23 @@ impl Store {
         }
         Ok(end.saturating_duration_since(Instant::now()))
     }
+}
+
+/// Whether the server serves filtered queries from secondary indexes. FerretDB
+/// v1 never does (docs/ferretdb-pushdown.md): there the `{key, gen}` index
+/// would only make every insert slower (by about a third). Its embedded builds
+/// report the version "unknown". In doubt, yes.
+async fn uses_secondary_indexes(db: &mongodb::Database) -> bool {
+    let Ok(info) = db.run_command(doc! {"buildInfo": 1}).await else {
+        return true;
+    };
+    let Ok(version) = info.get_str("ferretdbVersion") else {
+        return true;
+    };
+    let major = version.trim_start_matches('v').split('.').next();
+    major
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| m >= 2)
 }
 
 /// Creates one index (a no-op on the server when it exists as asked).

@@ -179,6 +179,16 @@ pub fn is_ferretdb() -> bool {
         .unwrap_or(false)
 }
 
+/// True when the server is FerretDB v1 (a version "v1.x", or "unknown" as
+/// our embedded test server reports it).
+pub fn is_ferretdb_v1() -> bool {
+    let raw = Raw::new("admin");
+    raw.command(doc! {"buildInfo": 1})
+        .ok()
+        .and_then(|d| d.get_str("ferretdbVersion").ok().map(str::to_owned))
+        .is_some_and(|v| v == "unknown" || v.starts_with("v1.") || v.starts_with("1."))
+}
+
 // ---- the example programs ----
 
 /// `target/<profile>/examples/<name>`, next to this test binary's `deps/`.
