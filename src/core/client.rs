@@ -2,8 +2,12 @@
 //! from it, plus the per-client caches (clock check, indexes already ensured).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use mongodb::event::sdam::SdamEvent;
+use mongodb::event::EventHandler;
 
 use mongodb::options::{
     Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
@@ -32,6 +36,9 @@ struct ClientInner {
     clock: Arc<dyn Clock>,
     clock_check: ClockCheck,
     indexed: Mutex<HashSet<(String, String)>>,
+    /// The latest round trip of the driver's server monitor (`hello`, which
+    /// no server answers from a collection), in ns; `u64::MAX` until one.
+    rtt_ns: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -65,6 +72,19 @@ impl Client {
             opts.selection_criteria =
                 Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         }
+        let rtt_ns = Arc::new(AtomicU64::new(u64::MAX));
+        if opts.sdam_event_handler.is_none() {
+            let rtt = rtt_ns.clone();
+            opts.sdam_event_handler = Some(EventHandler::callback(move |ev| {
+                // An awaited heartbeat's time is mostly the server's wait.
+                if let SdamEvent::ServerHeartbeatSucceeded(hb) = ev {
+                    if !hb.awaited {
+                        let ns = u64::try_from(hb.duration.as_nanos()).unwrap_or(u64::MAX - 1);
+                        rtt.store(ns, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
         let driver = connect(&opts, &secrets)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -74,6 +94,7 @@ impl Client {
                 clock,
                 clock_check: ClockCheck::default(),
                 indexed: Mutex::new(HashSet::new()),
+                rtt_ns,
             }),
         })
     }
@@ -111,6 +132,15 @@ impl Client {
     /// Turns a driver error into ours, with any password of the URI removed.
     pub(crate) fn db_error(&self, err: impl std::fmt::Display) -> Error {
         Error::Database(redact(&err.to_string(), &self.inner.secrets))
+    }
+
+    /// The network's round trip to the server, as its monitor last measured
+    /// it (none before the first measurement).
+    pub(crate) fn network_rtt(&self) -> Option<Duration> {
+        match self.inner.rtt_ns.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
     }
 
     /// The secrets `db_error` redacts, for background work that must not keep

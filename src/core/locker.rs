@@ -22,6 +22,9 @@ use super::turn::Turn;
 /// A head we observed ourselves is trusted this long for an optimistic insert
 /// (an older one would need the insert verified: garbage.rs).
 const KNOWN_FOR: Duration = VERIFY_AFTER;
+/// A network whose round trip is shorter than this reads heads forward by
+/// point reads from any fresh start.
+const SHORT_RTT: Duration = Duration::from_millis(100);
 
 /// Called when a holding ends by itself: its lease ran out unrenewed, or a
 /// takeover was seen. Runs on a thread of its own, once per holding.
@@ -232,6 +235,15 @@ pub const MIN_TTL: Duration = Duration::from_millis(100);
 /// The longest key: its documents must stay far below the server's 16 MiB
 /// limit (the key is written twice, and into every `_id`).
 pub const MAX_KEY_BYTES: usize = 1 << 20;
+
+/// Whether `outcome` of `intent` follows from this locker's own writes alone:
+/// "not owned" and "nothing to release" (without force) hold until we write.
+fn settled_by_us(intent: Intent, outcome: &Outcome) -> bool {
+    matches!(
+        (intent, outcome),
+        (Intent::Renew, Outcome::NotOwned) | (Intent::Release { force: false }, Outcome::Nothing)
+    )
+}
 
 /// Twice `maxoffset` (a finite number >= 0, checked at creation), the part of
 /// a ttl another host's clock may eat; saturating for absurdly large offsets.
@@ -785,12 +797,22 @@ impl Locker {
         // Point reads forward from a start cost a round trip per generation
         // written since: worth it from our own live holding (nobody else but a
         // force writes after it, so a renewal finds the next one missing at
-        // once), not from another's or an ended one, which a contender must
-        // read past in one round trip to win a race: the query does.
+        // once), and from any start on a short network, where a few round
+        // trips cost less than the query (a scan decoding every document on
+        // FerretDB, where a point read is a much cheaper scan). On a long one a
+        // contender must read past a release in one round trip to win a race:
+        // the query does.
+        let short = self
+            .store
+            .database()
+            .client()
+            .network_rtt()
+            .is_some_and(|rtt| rtt < SHORT_RTT);
         let start = self.state().start.clone().filter(|s| {
-            s.head
-                .as_ref()
-                .is_some_and(|h| h.holder(&self.uuid, at) == Holder::Me)
+            short
+                || s.head
+                    .as_ref()
+                    .is_some_and(|h| h.holder(&self.uuid, at) == Holder::Me)
         });
         let head = self.store.head(&self.key, start.as_ref(), limit)?;
         self.state().start = Some(Start {
@@ -853,9 +875,13 @@ impl Locker {
             let now = self.now();
             let next = match self.decide(intent, head.as_ref(), now) {
                 Decision::Write(next) => next,
-                // A cached head only ever saves the read before an insert (the
-                // insert checks it); any other answer comes from a fresh read.
-                Decision::Done(_) if cached => {
+                // A cached head saves the read before an insert (the insert
+                // checks it), and before "not ours" answers (not owned, nothing
+                // to release): only our own write makes the lock ours, and the
+                // cached head is at least as new as our latest write. Any other
+                // answer ("held", a forced release finding the lock free) comes
+                // from a fresh read.
+                Decision::Done(outcome) if cached && !settled_by_us(intent, &outcome) => {
                     self.forget();
                     continue;
                 }

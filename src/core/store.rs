@@ -28,6 +28,8 @@ const INDEX_NAME: &str = "mongoelector_key_gen";
 /// A start is trusted for point reads this long after it was the head: no
 /// later generation can be collected sooner (garbage.rs).
 const FRESH: Duration = VERIFY_AFTER;
+/// Point reads for one head before the query takes over.
+const MAX_PROBES: usize = 4;
 /// A collection makes the next one wait this many times as long as it took
 /// (FerretDB reads the whole collection for it, about 50 us per document), and
 /// at least `MIN_GAP`: collections then take at most a sixth of the server's time.
@@ -140,14 +142,15 @@ impl Store {
     }
 
     /// The head, by point reads of the generations after `start`; `None` when
-    /// `start` stopped being fresh before the last read was answered.
+    /// `start` stopped being fresh before the last read was answered, or the
+    /// head moved on faster than we read (the query then reads it at once).
     fn probe(
         &self,
         key: &str,
         mut start: Start,
         left: &impl Fn() -> Duration,
     ) -> Result<Option<Option<Record>>> {
-        loop {
+        for _ in 0..MAX_PROBES {
             let next = start.head.as_ref().map_or(1, |h| h.gen + 1);
             match self.by_gen(key, next, left())? {
                 Some(rec) => start.head = Some(rec),
@@ -155,6 +158,7 @@ impl Store {
                 None => return Ok(self.fresh(start.at).then_some(start.head)),
             }
         }
+        Ok(None)
     }
 
     /// Generation `gen` of `key`, by its `_id`.
