@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use mongodb::event::sdam::SdamEvent;
 use mongodb::event::EventHandler;
-
 use mongodb::options::{
     Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
 };

@@ -87,7 +87,7 @@ mod tests {
         let mut b = Bounds::default();
         b.won(1, t0);
         b.won(2, t0 + ms(10));
-        b.won(3, t0 + ms(20)); // replaces 2: too close to 1... and to 2
+        b.won(3, t0 + ms(20)); // replaces 2, which was within 100 ms of 1
         b.won(5, t0 + ms(1_000));
         b.won(9, t0 + ms(2_000));
         b.won(8, t0 + ms(2_500)); // not newer: ignored

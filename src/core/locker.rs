@@ -969,7 +969,8 @@ impl Locker {
     }
 
     fn record_win(&self, rec: &Record, sent: Instant) {
-        {
+        let written = rec.ts_written.to_system_time();
+        let bound = {
             let mut st = self.state();
             st.known = Some(Known {
                 head: Some(rec.clone()),
@@ -978,7 +979,7 @@ impl Locker {
             // Later generations are decided after ours, hence after its ts_written.
             st.start = Some(Start {
                 head: Some(rec.clone()),
-                at: rec.ts_written.to_system_time(),
+                at: written,
             });
             st.holding = rec.locked;
             st.uncertain = false;
@@ -987,10 +988,6 @@ impl Locker {
                 st.ts_expire = Some(rec.ts_expire.to_system_time());
                 st.fence = rec.fence;
             }
-        }
-        let written = rec.ts_written.to_system_time();
-        let bound = {
-            let mut st = self.state();
             st.bounds.won(rec.gen, written);
             if self.store.may_collect() {
                 st.bounds.take(self.now(), grace(self.maxoffset))
