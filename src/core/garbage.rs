@@ -45,10 +45,12 @@ impl Bounds {
             return;
         }
         let n = self.samples.len();
+        // The newest sample is replaced only when the new one is close to the
+        // sample before it: the last win before a pause stays, as the bound
+        // that pause makes old.
         let close = n >= 2 && {
-            let (_, newest) = self.samples[n - 1];
             let (_, before) = self.samples[n - 2];
-            newest
+            written
                 .duration_since(before)
                 .map_or(true, |d| d < SAMPLE_EVERY)
         };
@@ -98,6 +100,19 @@ mod tests {
         assert_eq!(b.take(t0 + ms(6_500), grace), Some(5));
         assert_eq!(b.take(t0 + ms(6_500), grace), None);
         assert_eq!(b.take(t0 + ms(60_000), grace), Some(9));
+    }
+
+    #[test]
+    fn the_last_win_before_a_pause_is_kept() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let ms = Duration::from_millis;
+        let mut b = Bounds::default();
+        for gen in 1..=80 {
+            b.won(gen, t0 + ms(gen as u64));
+        }
+        b.won(81, t0 + ms(6_000));
+        b.won(82, t0 + ms(6_004));
+        assert_eq!(b.take(t0 + ms(6_010), grace(0.5)), Some(80));
     }
 
     #[test]
