@@ -191,3 +191,61 @@ fn threads_share_one_elector() {
         );
     }
 }
+
+/// 64 threads looping acquire + release on one locker, and one more thread on
+/// another key through the same client: on a healthy server every call
+/// succeeds (the threads queue for their turns in order; none times out, with
+/// a generous 30 s), every thread gets turns, and the other key is served
+/// throughout. Its speed is `make bench`'s (row 14).
+#[test]
+fn sixty_four_threads_share_one_locker_without_timeouts() {
+    const MANY: usize = 64;
+    let (_c, db) = fresh_db("share_64");
+    let opts = || LockerOptions {
+        ttl: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let shared = Arc::new(MongoLocker::new("shared", &db, opts()).expect("MongoLocker::new"));
+    let other = MongoLocker::new("other", &db, opts()).expect("MongoLocker::new");
+    let waiting = AcquireOptions {
+        blocking: true,
+        timeout: Some(Duration::from_secs(30)),
+        step: Duration::from_millis(10),
+        ..Default::default()
+    };
+    let end = Instant::now() + Duration::from_secs(4);
+    let threads: Vec<_> = (0..MANY)
+        .map(|_| {
+            let (l, w) = (shared.clone(), waiting.clone());
+            std::thread::spawn(move || -> Result<usize, String> {
+                let mut turns = 0;
+                while Instant::now() < end || turns == 0 {
+                    l.acquire(w.clone())
+                        .map_err(|e| format!("acquire: {e:?}"))?;
+                    l.release(false).map_err(|e| format!("release: {e:?}"))?;
+                    turns += 1;
+                }
+                Ok(turns)
+            })
+        })
+        .collect();
+    let mut other_turns = 0;
+    while Instant::now() < end {
+        other
+            .acquire(waiting.clone())
+            .expect("the other key's acquire");
+        other.release(false).expect("the other key's release");
+        other_turns += 1;
+    }
+    let turns: Vec<usize> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a sharing thread panicked"))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("a call on the shared locker failed: {e}"));
+    eprintln!(
+        "{MANY} threads on one locker: {} acquisitions (fewest per thread {}); other key {other_turns}",
+        turns.iter().sum::<usize>(),
+        turns.iter().min().unwrap()
+    );
+    assert!(other_turns > 0, "the other key was served");
+}

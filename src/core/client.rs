@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use mongodb::event::sdam::SdamEvent;
@@ -35,6 +35,9 @@ struct ClientInner {
     clock: Arc<dyn Clock>,
     clock_check: ClockCheck,
     indexed: Mutex<HashSet<(String, String)>>,
+    /// Whether the server serves filters from secondary indexes, once its
+    /// `buildInfo` told (FerretDB v1 does not: its queries scan).
+    secondary_indexes: OnceLock<bool>,
     /// The latest round trip of the driver's server monitor (`hello`, which
     /// no server answers from a collection), in ns; `u64::MAX` until one.
     rtt_ns: Arc<AtomicU64>,
@@ -93,6 +96,7 @@ impl Client {
                 clock,
                 clock_check: ClockCheck::default(),
                 indexed: Mutex::new(HashSet::new()),
+                secondary_indexes: OnceLock::new(),
                 rtt_ns,
             }),
         })
@@ -146,6 +150,15 @@ impl Client {
     /// the client alive.
     pub(crate) fn secrets(&self) -> Vec<String> {
         self.inner.secrets.clone()
+    }
+
+    /// Whether the server serves filters from secondary indexes, if known yet.
+    pub(crate) fn secondary_indexes(&self) -> Option<bool> {
+        self.inner.secondary_indexes.get().copied()
+    }
+
+    pub(crate) fn learned_secondary_indexes(&self, yes: bool) {
+        let _ = self.inner.secondary_indexes.set(yes);
     }
 
     /// True the first time it is called for (db, collection): the caller then

@@ -69,8 +69,8 @@ impl Bounds {
         let old = |at: SystemTime| now.duration_since(at).is_ok_and(|age| age > grace);
         let n = self.samples.iter().take_while(|&&(_, at)| old(at)).count();
         let bound = self.samples.drain(..n).next_back().map(|(gen, _)| gen)?;
-        // Generation 1 has nothing below it.
-        let floor = self.collected_below.max(1);
+        // Generation 1 is kept, so a bound of 2 or less has nothing below it.
+        let floor = self.collected_below.max(2);
         (bound > floor).then(|| {
             self.collected_below = bound;
             bound
@@ -96,7 +96,11 @@ mod tests {
         let grace = grace(0.5);
         assert_eq!(grace, Duration::from_secs(5));
         assert_eq!(b.take(t0 + ms(5_000), grace), None);
-        assert_eq!(b.take(t0 + ms(5_015), grace), None, "nothing below 1");
+        assert_eq!(
+            b.take(t0 + ms(5_015), grace),
+            None,
+            "a bound of 1 deletes nothing"
+        );
         assert_eq!(b.take(t0 + ms(6_500), grace), Some(5));
         assert_eq!(b.take(t0 + ms(6_500), grace), None);
         assert_eq!(b.take(t0 + ms(60_000), grace), Some(9));

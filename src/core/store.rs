@@ -15,7 +15,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use super::client::{redact, Database};
+use super::client::{redact, Client, Database};
 use super::collection_check;
 use super::error::{Error, Result};
 use super::garbage::VERIFY_AFTER;
@@ -138,6 +138,13 @@ impl Store {
                 return Ok(head);
             }
         }
+        // Where the query scans, a key never written is told by one point
+        // read: its first generation is never collected.
+        if self.db.client().secondary_indexes() == Some(false)
+            && self.by_gen(key, 1, left())?.is_none()
+        {
+            return Ok(None);
+        }
         self.scan_head(key, left())
     }
 
@@ -255,7 +262,8 @@ impl Store {
         };
         // Not the client: a collection under way must not keep it alive.
         let (coll, secrets) = (self.coll.clone(), self.db.client().secrets());
-        let filter = doc! {"key": key, "gen": {"$lt": below_gen}};
+        // Generation 1 stays: its absence tells that a key was never written.
+        let filter = doc! {"key": key, "gen": {"$gt": 1_i64, "$lt": below_gen}};
         runtime::spawn(limit, "collecting old lock generations", async move {
             let _done = done;
             coll.delete_many(filter)
@@ -285,7 +293,7 @@ impl Store {
         // network must not open more connections than it needs.
         let prepared = runtime::run(limit, "preparing the lock collection", async {
             let refusal = collection_check::refusal(client, &driver_db, self.coll.name()).await;
-            if !matches!(refusal, Ok(None)) || !uses_secondary_indexes(&driver_db).await {
+            if !matches!(refusal, Ok(None)) || !uses_secondary_indexes(client, &driver_db).await {
                 return Ok((refusal, Ok(())));
             }
             let created = self.coll.create_index(model).await.map(|_| ());
@@ -321,17 +329,21 @@ impl Store {
 /// v1 never does (docs/ferretdb-pushdown.md): there the `{key, gen}` index
 /// would only make every insert slower (by about a third). Its embedded builds
 /// report the version "unknown". In doubt, yes.
-async fn uses_secondary_indexes(db: &mongodb::Database) -> bool {
+async fn uses_secondary_indexes(client: &Client, db: &mongodb::Database) -> bool {
+    if let Some(known) = client.secondary_indexes() {
+        return known;
+    }
     let Ok(info) = db.run_command(doc! {"buildInfo": 1}).await else {
         return true;
     };
-    let Ok(version) = info.get_str("ferretdbVersion") else {
-        return true;
-    };
-    let major = version.trim_start_matches('v').split('.').next();
-    major
-        .and_then(|m| m.parse::<u32>().ok())
-        .is_some_and(|m| m >= 2)
+    let yes = info.get_str("ferretdbVersion").map_or(true, |version| {
+        let major = version.trim_start_matches('v').split('.').next();
+        major
+            .and_then(|m| m.parse::<u32>().ok())
+            .is_some_and(|m| m >= 2)
+    });
+    client.learned_secondary_indexes(yes);
+    yes
 }
 
 /// Creates one index (a no-op on the server when it exists as asked).
