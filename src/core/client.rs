@@ -18,6 +18,8 @@ use super::runtime;
 
 /// How long a URI parse (which may resolve SRV records) may take.
 const PARSE_LIMIT: Duration = Duration::from_secs(30);
+/// See [`Client::short_network`].
+const SHORT_RTT: Duration = Duration::from_millis(100);
 
 /// A handle to a MongoDB deployment. Cheap to clone; clones share one pool.
 #[derive(Clone)]
@@ -139,11 +141,19 @@ impl Client {
 
     /// The network's round trip to the server, as its monitor last measured
     /// it (none before the first measurement).
-    pub(crate) fn network_rtt(&self) -> Option<Duration> {
+    fn network_rtt(&self) -> Option<Duration> {
         match self.inner.rtt_ns.load(Ordering::Relaxed) {
             u64::MAX => None,
             ns => Some(Duration::from_nanos(ns)),
         }
+    }
+
+    /// Whether the network is short enough that a few round trips cost less
+    /// than one scanning query: the monitor measured a round trip under
+    /// `SHORT_RTT`. On a long one a contender must see a release in one round
+    /// trip to win the race for it.
+    pub(crate) fn short_network(&self) -> bool {
+        self.network_rtt().is_some_and(|rtt| rtt < SHORT_RTT)
     }
 
     /// The secrets `db_error` redacts, for background work that must not keep

@@ -22,9 +22,6 @@ use super::turn::Turn;
 /// A head we observed ourselves is trusted this long for an optimistic insert
 /// (an older one would need the insert verified: garbage.rs).
 const KNOWN_FOR: Duration = VERIFY_AFTER;
-/// A network whose round trip is shorter than this reads heads forward by
-/// point reads from any fresh start.
-const SHORT_RTT: Duration = Duration::from_millis(100);
 
 /// Called when a holding ends by itself: its lease ran out unrenewed, or a
 /// takeover was seen. Runs on a thread of its own, once per holding.
@@ -802,12 +799,7 @@ impl Locker {
         // FerretDB, where a point read is a much cheaper scan). On a long one a
         // contender must read past a release in one round trip to win a race:
         // the query does.
-        let short = self
-            .store
-            .database()
-            .client()
-            .network_rtt()
-            .is_some_and(|rtt| rtt < SHORT_RTT);
+        let short = self.store.database().client().short_network();
         let start = self.state().start.clone().filter(|s| {
             short
                 || s.head

@@ -139,8 +139,11 @@ impl Store {
             }
         }
         // Where the query scans, a key never written is told by one point
-        // read: its first generation is never collected.
-        if self.db.client().secondary_indexes() == Some(false)
+        // read (its first generation is never collected), when a round trip
+        // more costs less than the scan.
+        let client = self.db.client();
+        if client.secondary_indexes() == Some(false)
+            && client.short_network()
             && self.by_gen(key, 1, left())?.is_none()
         {
             return Ok(None);

@@ -180,13 +180,19 @@ pub fn is_ferretdb() -> bool {
 }
 
 /// True when the server is FerretDB v1 (a version "v1.x", or "unknown" as
-/// our embedded test server reports it).
+/// our embedded test server reports it), by the library's rule.
 pub fn is_ferretdb_v1() -> bool {
     let raw = Raw::new("admin");
     raw.command(doc! {"buildInfo": 1})
         .ok()
         .and_then(|d| d.get_str("ferretdbVersion").ok().map(str::to_owned))
-        .is_some_and(|v| v == "unknown" || v.starts_with("v1.") || v.starts_with("1."))
+        .is_some_and(|v| {
+            // store.rs: a FerretDB not known to be 2 or later.
+            let major = v.trim_start_matches('v').split('.').next();
+            major
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_none_or(|m| m < 2)
+        })
 }
 
 // ---- the example programs ----
