@@ -1046,9 +1046,11 @@ def main():
         "2 × maxoffset + 1 s, docs/design.md) plus the spacing between collections, so a key in a tight loop "
         "keeps thousands. A small constant needs every decision verified by one more read (the grace then "
         "drops to nothing), a round trip per acquire that row 8 cannot afford while reads scan.",
-        "- 13 (crowds): an elector with no fresh start reads the head by the `{key, gen}` query, which "
-        "decodes every document (about 2 s for 20,000); once its start is fresh (younger than 3 s) it reads "
-        "by `_id` (about 0.15 s each). Closed as 8, or by followers that keep a fresh start through a crowd.",
+        "- 13 (crowds): a new group's electors find its key never written by one point read of `<key>#1` "
+        "(generation 1 is never collected), and then read forward by `_id` from fresh starts (about 0.15 s "
+        "each at 20,000 documents). An elector of an existing key without a fresh start (a restart, a poll "
+        "gap over 3 s: ttl ≥ 12 s) still reads the `{key, gen}` query, which decodes every document (about "
+        "2 s for 20,000, twice that with two readers). Closed as 8.",
         "- 14 (threads): threads on one handle take turns in order; with 64 of them a call waits for the 63 "
         "before it, so its p50 is 64 pair times; the p99 against the limit depends on the server's tails (9).",
         "",
