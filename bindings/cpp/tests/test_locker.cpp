@@ -627,6 +627,13 @@ TEST_F(LockerTest, RecordsMatchTheServersDocuments) {
 // ---- fork: C++ follows the C rules ----
 
 TEST_F(LockerTest, ForkChildUsesTheClientButNotInheritedLockers) {
+#if defined(__SANITIZE_ADDRESS__)
+    // gcc 12's AddressSanitizer takes no lock around fork: a child can inherit
+    // its allocator lock held by one of the parent's threads (the driver's)
+    // and hang in its first malloc. The plain build runs this test, and
+    // tests/fork.rs and tests/c/test_fork.c run the same scenario.
+    GTEST_SKIP() << "fork with other threads running is not safe under gcc's AddressSanitizer";
+#endif
     auto inherited = std::make_unique<Locker>(client, db, "fork", short_ttl());
     inherited->acquire();
     const auto fence = inherited->fence();
