@@ -9,7 +9,8 @@ use std::time::Duration;
 use mongodb::event::sdam::SdamEvent;
 use mongodb::event::EventHandler;
 use mongodb::options::{
-    Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
+    Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, ServerMonitoringMode,
+    WriteConcern,
 };
 
 use super::clock::{Clock, ClockCheck, SystemClock};
@@ -20,6 +21,9 @@ use super::runtime;
 const PARSE_LIMIT: Duration = Duration::from_secs(30);
 /// See [`Client::short_network`].
 const SHORT_RTT: Duration = Duration::from_millis(100);
+/// How often the monitor measures the round trip unless the URI says: the
+/// driver's 10 s would judge a network that just became long as short for 10 s.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A handle to a MongoDB deployment. Cheap to clone; clones share one pool.
 #[derive(Clone)]
@@ -49,7 +53,7 @@ impl Client {
     /// Connects lazily to `uri`: parsing errors are reported now, an unreachable
     /// server on the first operation (after the URI's `serverSelectionTimeoutMS`).
     /// Lock writes use write concern `majority` and reads go to the primary,
-    /// unless the URI says otherwise.
+    /// and the monitor polls every second, unless the URI says otherwise.
     pub fn new(uri: &str) -> Result<Client> {
         Self::with_clock(uri, Arc::new(SystemClock))
     }
@@ -77,6 +81,12 @@ impl Client {
                 Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         }
         let rtt_ns = Arc::new(AtomicU64::new(u64::MAX));
+        // Polled heartbeats are each a measured round trip; streamed ones are
+        // the server's wait, and the driver's own RTT pings emit no event.
+        if opts.heartbeat_freq.is_none() && opts.server_monitoring_mode.is_none() {
+            opts.heartbeat_freq = Some(HEARTBEAT);
+            opts.server_monitoring_mode = Some(ServerMonitoringMode::Poll);
+        }
         if opts.sdam_event_handler.is_none() {
             let rtt = rtt_ns.clone();
             opts.sdam_event_handler = Some(EventHandler::callback(move |ev| {

@@ -15,7 +15,9 @@ pub struct me_client {
 /// Creates a client for `uri` (a MongoDB connection string). Nothing is sent
 /// yet: an unreachable server makes the first operation fail after the URI's
 /// `serverSelectionTimeoutMS` (default 30 s). Lock writes use write concern
-/// `majority` and reads go to the primary unless the URI sets its own.
+/// `majority` and reads go to the primary unless the URI sets its own; the
+/// server monitor polls every second (`heartbeatFrequencyMS=1000`,
+/// `serverMonitoringMode=poll`) unless the URI sets either.
 ///
 /// Ownership: on success `*out` is a new handle the caller frees with
 /// `me_client_free`; on failure `*out` is left unchanged.

@@ -190,12 +190,16 @@ def test_slow_holder_never_gets_an_expired_lease(uri, dbname, latency):
             time.sleep(gap)
 
     proxy.set(latency=latency)
-    # B pauses between holds long enough for A's one-second round trips to
-    # find the lock free (there is no FIFO fairness: see the issue notes).
+    # B pauses between holds long enough for A to read the release and insert
+    # after it (two one-second round trips; there is no FIFO fairness: see the
+    # issue notes): 2 s leaves about a second, so A's reads land in most of
+    # B's pauses, but only if A reads the head in one round trip, as it must
+    # once its monitor sees the latency. The first second or so goes to
+    # preparing the collection through the proxy.
     ta = threading.Thread(target=worker, args=("A(slow)", la, 0.2, 0.05), daemon=True)
-    tb = threading.Thread(target=worker, args=("B(direct)", lb, 1.0, 1.5), daemon=True)
+    tb = threading.Thread(target=worker, args=("B(direct)", lb, 1.0, 2.0), daemon=True)
     ta.start(), tb.start()
-    time.sleep(15)
+    time.sleep(20)
     stop.set()
     ta.join(30), tb.join(30)
     for lk in (la, lb):
