@@ -1032,7 +1032,8 @@ def main():
         f"14. `bench/c/threads.c`: {', '.join(map(str, THREADS))} threads share one locker handle on one key, each "
         f"looping acquire (blocking, timeout {CALL_LIMIT:g} s) + release for {THREAD_S:g} s, while one more thread "
         "loops on another key with its own locker through the same client; the other key's thread alone is the "
-        f"reference (and, for its p99, the same thread beside 1 thread on the first key). Successful acquire calls per second; p99 of one acquire call (worst round) against the "
+        "reference (and, for its p99, the same thread beside 1 thread on the first key). Successful acquire "
+        "calls per second; p99 of one acquire call (worst round) against the "
         f"{CALL_LIMIT:g} s limit; timed-out calls; {THREAD_ROUNDS} interleaved rounds.",
         "",
         "## Why a target of rows 8–14 is missed, and what would close it",
